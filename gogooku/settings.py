@@ -1,0 +1,54 @@
+"""Where state lives and which warehouse is active, read from the environment when asked (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+TARGETS = ("embedded", "server")
+
+
+class ConfigError(ValueError):
+    """A setting from the environment is unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    target: str
+    ch_host: str
+    ch_port: int
+    ch_user: str
+    ch_password: str
+    ch_secure: bool
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.home / "clickhouse"
+
+
+def gogooku_home() -> Path:
+    """`$GOGOOKU_HOME`, else `.gogooku` at the repository root (`./.gogooku` when run from the root)."""
+    raw = os.environ.get("GOGOOKU_HOME")
+    return Path(raw).expanduser().resolve() if raw else REPO_ROOT / ".gogooku"
+
+
+def load_settings() -> Settings:
+    target = os.environ.get("GOGOOKU_TARGET", "embedded")
+    if target not in TARGETS:
+        raise ConfigError(f"GOGOOKU_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+    port = os.environ.get("CLICKHOUSE_PORT", "8123")
+    if not port.isdigit():
+        raise ConfigError(f"CLICKHOUSE_PORT={port!r} is not a port number")
+    return Settings(
+        home=gogooku_home(),
+        target=target,
+        ch_host=os.environ.get("CLICKHOUSE_HOST", "localhost"),
+        ch_port=int(port),
+        ch_user=os.environ.get("CLICKHOUSE_USER", "default"),
+        ch_password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
+        ch_secure=os.environ.get("CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes"),
+    )

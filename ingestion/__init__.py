@@ -1,0 +1,1 @@
+"""Land J-Quants v2 data (API or bulk files) in `jquants_raw`."""
