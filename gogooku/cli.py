@@ -1,0 +1,149 @@
+"""The `gogooku` command. Bad input ends with one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from gogooku.settings import DBT_PROJECT_DIR, ConfigError, load_settings
+
+log = logging.getLogger("gogooku")
+
+
+class UsageError(ValueError):
+    """Bad input from the user: printed as one line."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from gogooku.warehouse import open_warehouse
+    from ingestion.api import JQuantsClient
+    from ingestion.ingest import ingest_api, ingest_bulk
+    from ingestion.schema import resolve_datasets
+
+    if args.bulk:
+        with open_warehouse() as client:
+            report = ingest_bulk(client, Path(args.bulk), force=args.force)
+    else:
+        if not (args.start and args.end):
+            raise UsageError("gogooku ingest needs --start and --end (or --bulk DIR)")
+        datasets = resolve_datasets(args.datasets)
+        api = JQuantsClient()
+        with open_warehouse() as client:
+            report = ingest_api(client, api, datasets, args.start, args.end, force=args.force)
+    for name in sorted(set(report.rows) | set(report.skipped)):
+        print(
+            f"{name:<26} {report.rows.get(name, 0):>10,} rows  {report.days.get(name, 0):>5} landed"
+            f"  {report.skipped.get(name, 0):>5} already landed"
+        )
+    for err in report.errors:
+        print(f"error: {err}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ingestion.sample import write_sample_market
+
+    kwargs = {
+        k: v for k, v in (("codes", args.codes), ("start", args.start), ("end", args.end), ("seed", args.seed)) if v
+    }
+    rows = write_sample_market(Path(args.out), **kwargs)
+    for name, n in rows.items():
+        print(f"{name:<26} {n:>10,} rows")
+    print(f"sample market written to {Path(args.out).resolve()}")
+    return 0
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment for a dbt subprocess: the same GOGOOKU_HOME/target as this process, made absolute."""
+    settings = load_settings()
+    return {**os.environ, "GOGOOKU_HOME": str(settings.home), "GOGOOKU_TARGET": settings.target}
+
+
+def run_dbt(dbt_args: list[str]) -> int:
+    """Run dbt in dbt_project/ as a subprocess (it opens the embedded warehouse itself, then releases it)."""
+    dbt = Path(sys.executable).with_name("dbt")
+    cmd = [str(dbt) if dbt.exists() else "dbt", *dbt_args]
+    return subprocess.call(cmd, cwd=DBT_PROJECT_DIR, env=dbt_env())
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    return run_dbt(["build", *args.dbt_args])
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from gogooku.warehouse import open_warehouse
+
+    with open_warehouse() as client:
+        out = client.raw_query(args.query, fmt=args.format)
+    sys.stdout.write(out.decode("utf-8", errors="replace"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gogooku", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="land J-Quants v2 data (API range or bulk files) in jquants_raw")
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    p.add_argument("--datasets", help="comma-separated datasets (table names or API paths); default all")
+    p.add_argument("--bulk", metavar="DIR", help="land J-Quants bulk CSV / CSV.gz files from DIR")
+    p.add_argument("--force", action="store_true", help="land again what was already landed")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sample", help="write the synthetic sample market as bulk files")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--codes", type=int)
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("build", help="dbt build on the active target (extra args go to dbt)")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("sql", help="run SQL on the warehouse and print the result")
+    p.add_argument("query")
+    p.add_argument("--format", default="PrettyCompact", help="any ClickHouse output format (default PrettyCompact)")
+    p.set_defaults(func=cmd_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place errors become a line for the user
+        if args.verbose:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        known = (UsageError, ConfigError, FileNotFoundError, ValueError, RuntimeError)
+        prefix = "error" if isinstance(exc, known) else f"error ({type(exc).__name__})"
+        print(f"{prefix}: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
