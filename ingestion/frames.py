@@ -36,6 +36,8 @@ _FALSE = ("0", "false", "False", "FALSE")
 
 def frame_from_records(records: list[dict]) -> pl.DataFrame:
     """JSON records -> a frame of text columns (numbers and booleans stringified, nulls kept)."""
+    if not records:  # an empty answer (a holiday, a day without disclosures); polars cannot infer from nothing
+        return pl.DataFrame()
     keys: dict[str, None] = {}  # every field seen in any record, in first-seen order
     for rec in records:
         keys.update(dict.fromkeys(rec))
@@ -65,6 +67,8 @@ def typed_table(
 
     `where(row)` describes a row's origin for error messages (e.g. "file.csv:17"; row None = the payload).
     """
+    if not raw.columns:  # no records at all: an empty day, nothing to check
+        raw = pl.DataFrame(schema=dict.fromkeys(ds.fields, pl.String))
     missing = [f for f in ds.required if f not in raw.columns]
     if missing:
         raise PayloadError(f"{ds.name} {where(None)}: payload is missing required field {missing[0]!r}")

@@ -33,7 +33,7 @@ class Dataset:
     name: str  # table in jquants_raw, and the prefix of its bulk files
     path: str  # API path under the v2 root
     day_field: str  # the field a landing day is keyed by
-    key: tuple[str, ...]  # natural key (ReplacingMergeTree ORDER BY, staging de-duplication)
+    key: tuple[str, ...]  # natural key (table ORDER BY, staging de-duplication)
     fields: dict[str, str]  # v2 field -> ClickHouse type, in API order
     required: tuple[str, ...]  # a record without one of these fails its day
     by_date: bool  # True: one request per day with `date=`; False: one ranged request with `from`/`to`
@@ -52,7 +52,10 @@ class Dataset:
         cols = ",\n    ".join(f"`{n}` {t}" for n, t in {**self.fields, **META_COLUMNS}.items())
         return (
             f"CREATE TABLE IF NOT EXISTS {self.table} (\n    {cols}\n)\n"
-            f"ENGINE = ReplacingMergeTree(_loaded_at)\n"
+            # Plain MergeTree, not ReplacingMergeTree(_loaded_at): the uncommitted rows of a killed re-landing
+            # are newer than the committed ones, and a merge would let them replace what staging can see.
+            # Staging de-duplicates committed loads itself (macro jquants_latest).
+            f"ENGINE = MergeTree\n"
             f"PARTITION BY toYYYYMM(`{self.day_field}`)\n"
             f"ORDER BY ({', '.join(f'`{k}`' for k in self.key)})"
         )
@@ -84,7 +87,9 @@ DATASETS: dict[str, Dataset] = {
             path="/equities/bars/daily",
             day_field="Date",
             key=("Code", "Date"),
-            fields=_typed(jq.EQ_BARS_DAILY_COLUMNS_V2, {"Date": "Date", "Code": S, "AdjFactor": "Float64", **_BAR_FLAGS}, F),
+            fields=_typed(
+                jq.EQ_BARS_DAILY_COLUMNS_V2, {"Date": "Date", "Code": S, "AdjFactor": "Float64", **_BAR_FLAGS}, F
+            ),
             required=("Date", "Code", "AdjFactor"),
             by_date=True,
         ),
@@ -112,7 +117,9 @@ DATASETS: dict[str, Dataset] = {
             day_field="PubDate",
             key=("Section", "StDate", "EnDate", "PubDate"),
             fields=_typed(
-                jq.EQ_INVESTOR_TYPES_COLUMNS_V2, {"PubDate": "Date", "StDate": "Date", "EnDate": "Date", "Section": S}, F
+                jq.EQ_INVESTOR_TYPES_COLUMNS_V2,
+                {"PubDate": "Date", "StDate": "Date", "EnDate": "Date", "Section": S},
+                F,
             ),
             required=("PubDate", "StDate", "EnDate", "Section"),
             by_date=False,
