@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from gogooku.settings import DBT_PROJECT_DIR, ConfigError, load_settings
 
@@ -17,6 +18,13 @@ log = logging.getLogger("gogooku")
 
 class UsageError(ValueError):
     """Bad input from the user: printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end with one line on stderr and exit 2 (argparse would print the usage lines first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _date(text: str) -> date:
@@ -92,7 +100,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gogooku", description=__doc__)
+    parser = _Parser(prog="gogooku", description=__doc__)  # subparsers inherit the class
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import logging
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -152,7 +153,7 @@ def ingest_bulk(client: Client, directory: Path, force: bool = False) -> IngestR
             table, unknown = typed_table(
                 ds, frame, lambda row, p=path: str(p) if row is None else f"{p}:{row + 2}", new_load_id()
             )
-        except (PayloadError, OSError, EOFError) as exc:
+        except (PayloadError, OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt gzip stream
             report.errors.append(str(exc) if isinstance(exc, PayloadError) else f"{path}: {exc}")
             continue
         report.note_unknown(ds.name, unknown)
