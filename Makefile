@@ -12,6 +12,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock adapters/dbt-chdb/pyproject
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c requirements.lock -e '.[dev]' ./adapters/dbt-chdb
+	# Only for its Compose Specification JSON schema (tests/deploy); its old dependency pins are not wanted.
+	$(PIP) install --quiet --no-deps docker-compose==1.29.2
 	touch $@
 
 run: setup ## the demo: sample market -> ingest -> dbt build -> Feast -> MLflow -> report
