@@ -24,12 +24,13 @@ final as (
         date,
         toUInt32(row_number() over (partition by code order by date) - 1) as rn,
         factor_to_date,
-        open / factor_to_date as open,
-        high / factor_to_date as high,
-        low / factor_to_date as low,
-        close / factor_to_date as close,
-        volume * factor_to_date as volume,
-        turnover_value
+        -- a traded session has all four prices; non-nullable types let array-based window macros run
+        assumeNotNull(coalesce(open, close)) / factor_to_date as open,
+        assumeNotNull(coalesce(high, close)) / factor_to_date as high,
+        assumeNotNull(coalesce(low, close)) / factor_to_date as low,
+        assumeNotNull(close) / factor_to_date as close,
+        coalesce(volume, 0) * factor_to_date as volume,
+        coalesce(turnover_value, 0) as turnover_value
     from bars
 )
 
