@@ -99,6 +99,82 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from ml.feature_store import materialize
+
+    print(materialize())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ml.training import train
+
+    result = train(as_of=args.as_of, horizon=args.horizon, n_folds=args.folds)
+    print(_describe_model(result))
+    return 0
+
+
+def _describe_model(result) -> str:
+    rank_ic = result.metrics.get("rank_ic_mean", float("nan"))
+    state = "champion" if result.is_champion else f"champion stays version {result.champion_version}"
+    return f"model {result.model_name} version {result.model_version}: validation RankIC {rank_ic:.4f} ({state})"
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from orchestration.refresh import refresh
+
+    return 0 if refresh(args.date) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """What `make run` runs: the whole daily pipeline over the bundled sample market, with progress."""
+    import time
+
+    from gogooku.warehouse import open_warehouse
+    from ingestion.ingest import ingest_bulk
+    from ingestion.sample import write_sample_market
+
+    settings = load_settings()
+    sample_dir = settings.home / "sample"
+    steps = 6
+    started = time.monotonic()
+
+    def step(n: int, what: str) -> None:
+        print(f"[{n}/{steps}] {what} ({time.monotonic() - started:.0f}s)", flush=True)
+
+    step(1, f"writing the sample market to {sample_dir}")
+    write_sample_market(sample_dir, codes=args.codes)
+    step(2, "landing it in jquants_raw (gogooku ingest --bulk)")
+    with open_warehouse() as client:
+        report = ingest_bulk(client, sample_dir)
+    if report.errors:
+        raise RuntimeError(f"ingest failed: {report.errors[0]}")
+    step(3, "dbt build: staging, calendar, adjustment, features, data tests")
+    if run_dbt(["build"]) != 0:
+        raise RuntimeError("dbt build failed (see above); the marts keep their last good data")
+    run_dbt(["docs", "generate", "--quiet"])
+    from ml.feature_store import materialize
+    from ml.report import write_report
+    from ml.training import train
+
+    step(4, "Feast: apply and materialize the online store")
+    materialize()
+    step(5, "MLflow: training the LightGBM ranker on target_ret_5d")
+    result = train()
+    print(f"      {_describe_model(result)}")
+    step(6, "writing the report")
+    html = write_report()
+    print(
+        f"\ndone in {time.monotonic() - started:.0f}s. Where to look:\n"
+        f"  report       {html}\n"
+        f"  dbt docs     cd dbt_project && ../.venv/bin/dbt docs serve\n"
+        f"  Dagster UI   .venv/bin/dagster dev   (from the repository root)\n"
+        f"  MLflow UI    .venv/bin/mlflow ui --backend-store-uri {result.tracking_uri}\n"
+        f'  SQL          .venv/bin/gogooku sql "select * from marts.fct_daily_features limit 5"'
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gogooku", description=__doc__)  # subparsers inherit the class
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -124,6 +200,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("refresh", help="the Dagster daily-refresh job for a trading day, in process")
+    p.add_argument("--date", type=_date, help="trading day (default: the latest one)")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("materialize", help="Feast apply + materialize-incremental")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("train", help="train the LightGBM ranker and register it in MLflow")
+    p.add_argument("--as-of", type=_date, help="last date of training data (default: the newest labelled date)")
+    p.add_argument("--horizon", type=int, default=5, help="label horizon in sessions (target_ret_<N>d)")
+    p.add_argument("--folds", type=int, default=4, help="walk-forward folds")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="what `make run` runs: sample market -> ingest -> dbt -> Feast -> MLflow -> report")
+    p.add_argument("--codes", type=int, default=300, help="codes in the sample market")
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("sql", help="run SQL on the warehouse and print the result")
     p.add_argument("query")
     p.add_argument("--format", default="PrettyCompact", help="any ClickHouse output format (default PrettyCompact)")
@@ -132,7 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "build":  # everything after `build` belongs to dbt, options included
+        args.dbt_args = unknown + args.dbt_args
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

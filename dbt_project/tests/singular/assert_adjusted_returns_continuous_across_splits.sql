@@ -17,6 +17,7 @@ sessions as (
 
 select *
 from sessions
-where rn > 1
+where
+    rn > 1
     and adj_factor != 1
     and abs(adj_close / prev_adj_close - 1) > 0.4

@@ -5,6 +5,6 @@ select
     bars.date
 from {{ ref('stg_jquants__daily_bars') }} as bars
 where bars.date not in (
-    select date from {{ ref('dim_trading_calendar') }}
-    where is_trading_day = 1
+    select calendar.date from {{ ref('dim_trading_calendar') }} as calendar
+    where calendar.is_trading_day = 1
 )

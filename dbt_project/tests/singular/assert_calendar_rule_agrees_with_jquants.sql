@@ -8,5 +8,6 @@ select
     is_trading_day_by_rule,
     jquants_holiday_division
 from {{ ref('int_calendar_days_classified') }}
-where jquants_is_trading_day is not null
+where
+    jquants_is_trading_day is not null
     and jquants_is_trading_day != is_trading_day_by_rule

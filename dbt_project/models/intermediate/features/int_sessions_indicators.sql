@@ -40,14 +40,14 @@ lagged as (
         {{ lag('low') }} as prev_low,
         close / {{ lag('close') }} - 1 as ret_1d,
         {% for n in [5, 10, 20, 60] -%}
-        close / {{ lag('close', n) }} - 1 as ret_{{ n }}d,
+            close / {{ lag('close', n) }} - 1 as ret_{{ n }}d,
         {% endfor -%}
         ln(close / {{ lag('close') }}) as log_ret_1d,
         {% for n in [5, 10, 20, 60, 120] -%}
-        {{ sma('close', n) }} as sma_{{ n }},
+            {{ sma('close', n) }} as sma_{{ n }},
         {% endfor -%}
         {% for n in [5, 10, 20, 60, 200] -%}
-        {{ ema('close', n) }} as ema_{{ n }},
+            {{ ema('close', n) }} as ema_{{ n }},
         {% endfor -%}
         {{ macd_line('close', 12, 26) }} as macd_line,
         {{ bbands('close', 20, 2, 'upper') }} as bb_upper_20,
@@ -68,7 +68,7 @@ lagged as (
         {{ rolling_mean('0.5 * pow(ln(high / low), 2) - (2 * ln(2) - 1) * pow(ln(close / open), 2)', 20) }}
             as garman_klass_mean_20,
         {{ rolling_mean('if(high > low, ((close - low) - (high - close)) / (high - low), 0) * volume', 20) }}
-            / nullIf({{ rolling_mean('volume', 20) }}, 0) as cmf_20,
+        / nullIf({{ rolling_mean('volume', 20) }}, 0) as cmf_20,
         if(rn >= 25, 100 * (25 - (rn - argMax(rn, high) {{ indicator_window(26) }})) / 25, null) as aroon_up_25,
         if(rn >= 25, 100 * (25 - (rn - argMin(rn, low) {{ indicator_window(26) }})) / 25, null) as aroon_down_25,
         {{ rolling_mean('ln(turnover_value + 1)', 20) }} as log_turnover_20
@@ -93,8 +93,8 @@ smoothed as (
         {{ macd_hist('macd_line', 26, 9) }} as macd_hist_pit,
         {{ stoch_slowk('stoch_fastk', 14, 3) }} as stoch_slowk_line,
         {% for n in [20, 60] -%}
-        {{ rolling_stddev_samp('ret_1d', n) }} as ret_std_{{ n }},
-        {{ rolling_mean('ret_1d', n) }} as ret_mean_{{ n }},
+            {{ rolling_stddev_samp('ret_1d', n) }} as ret_std_{{ n }},
+            {{ rolling_mean('ret_1d', n) }} as ret_mean_{{ n }},
         {% endfor -%}
         {{ rolling_beta('ret_1d', 'topix_ret_1d', 60) }} as beta_60d,
         {{ rolling_corr('ret_1d', 'topix_ret_1d', 60) }} as corr_topix_60d,
@@ -136,10 +136,10 @@ final as (
         ret_60d,
         log_ret_1d,
         {% for n in [5, 10, 20, 60, 120] -%}
-        sma_{{ n }} * factor_to_date as sma_{{ n }},
+            sma_{{ n }} * factor_to_date as sma_{{ n }},
         {% endfor -%}
         {% for n in [5, 10, 20, 60, 200] -%}
-        ema_{{ n }} * factor_to_date as ema_{{ n }},
+            ema_{{ n }} * factor_to_date as ema_{{ n }},
         {% endfor -%}
         macd_pit * factor_to_date as macd,
         macd_signal_pit * factor_to_date as macd_signal,
@@ -199,7 +199,7 @@ final as (
         ret_skew_60d,
         -- labels: p(t+N) / p(t) - 1 on the series adjusted as of t+N equals close(t+N) / close(t) - 1 here;
         -- NULL until the N-th next session is landed
-        {% for n in [1, 5, 20] -%}
+        {%- for n in [1, 5, 20] %}
         if(
             count() over (partition by code order by rn rows between current row and {{ n }} following) = {{ n + 1 }},
             leadInFrame(close, {{ n }}) over (
@@ -207,7 +207,7 @@ final as (
             ) / close - 1,
             null
         ) as target_ret_{{ n }}d{{ ',' if not loop.last }}
-        {% endfor %}
+        {%- endfor %}
     from directional
 )
 

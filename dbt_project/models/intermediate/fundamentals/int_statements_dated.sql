@@ -33,7 +33,8 @@ statements as (
         forecast_operating_profit,
         forecast_profit
     from {{ ref('stg_jquants__statements') }}
-    where document_type like '%FinancialStatements%'
+    where
+        document_type like '%FinancialStatements%'
         and fiscal_year_start is not null
 ),
 
@@ -67,10 +68,11 @@ with_previous_quarter as (
         prev_q.profit_ytd as prev_q_profit_ytd
     from dated as cur
     asof left join dated as prev_q
-        on cur.code = prev_q.code
-        and cur.fiscal_year_start = prev_q.fiscal_year_start
-        and cur.quarter - 1 = prev_q.quarter
-        and cur.available_date >= prev_q.available_date
+        on
+            cur.code = prev_q.code
+            and cur.fiscal_year_start = prev_q.fiscal_year_start
+            and cur.quarter - 1 = prev_q.quarter
+            and cur.available_date >= prev_q.available_date
 ),
 
 quarterly as (
@@ -89,10 +91,11 @@ with_previous_year as (
         prev_y.operating_profit_q as prev_y_operating_profit_q
     from quarterly as cur
     asof left join quarterly as prev_y
-        on cur.code = prev_y.code
-        and cur.quarter = prev_y.quarter
-        and addYears(cur.fiscal_year_start, -1) = prev_y.fiscal_year_start
-        and cur.available_date >= prev_y.available_date
+        on
+            cur.code = prev_y.code
+            and cur.quarter = prev_y.quarter
+            and addYears(cur.fiscal_year_start, -1) = prev_y.fiscal_year_start
+            and cur.available_date >= prev_y.available_date
 ),
 
 final as (

@@ -27,7 +27,7 @@ trading_days as (
 on_trading_days as (
     select bars.*
     from bars
-    where bars.date in (select date from trading_days)
+    where bars.date in (select trading_days.date from trading_days)
 ),
 
 accumulated as (

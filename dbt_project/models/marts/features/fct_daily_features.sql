@@ -115,10 +115,10 @@ cross_sectional as (
     select
         *,
         {% for col in ['ret_5d', 'ret_20d', 'vol_20d'] -%}
-        {{ col }} - median({{ col }}) over (partition by date, sector33_code) as sector_rel_{{ col }},
+            {{ col }} - median({{ col }}) over (partition by date, sector33_code) as sector_rel_{{ col }},
         {% endfor -%}
         {% for col in ['ret_5d', 'ret_20d', 'ret_60d', 'vol_20d', 'volume_ratio_20', 'rsi_14'] -%}
-        {{ cross_sectional_rank(col) }} as cs_rank_{{ col }},
+            {{ cross_sectional_rank(col) }} as cs_rank_{{ col }},
         {% endfor -%}
         {{ cross_sectional_rank('ret_20d', partition_by='date, sector33_code') }} as sector_rank_ret_20d
     from with_fundamentals

@@ -16,7 +16,10 @@ topix as (
         low,
         close
     from {{ ref('stg_jquants__topix_bars') }}
-    where date in (select date from {{ ref('dim_trading_calendar') }} where is_trading_day = 1)
+    where date in (
+        select calendar.date from {{ ref('dim_trading_calendar') }} as calendar
+        where calendar.is_trading_day = 1
+    )
 ),
 
 returns as (
