@@ -21,9 +21,7 @@ SEED_PATH = DBT_PROJECT_DIR / "seeds" / "jp_holidays.csv"
 
 def holidays(first_year: int, last_year: int) -> list[tuple[date, str]]:
     return sorted(
-        (day, name)
-        for year in range(first_year, last_year + 1)
-        for day, name in jpholiday.year_holidays(year)
+        (day, name) for year in range(first_year, last_year + 1) for day, name in jpholiday.year_holidays(year)
     )
 
 

@@ -1,0 +1,1 @@
+"""Feature store, training and report on top of the marts."""
