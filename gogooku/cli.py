@@ -153,12 +153,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if run_dbt(["build"]) != 0:
         raise RuntimeError("dbt build failed (see above); the marts keep their last good data")
     run_dbt(["docs", "generate", "--quiet"])
-    from ml.feature_store import materialize
+    from ml.feature_store import materialize, online_features
     from ml.report import write_report
     from ml.training import train
 
     step(4, "Feast: apply and materialize the online store")
     materialize()
+    with open_warehouse() as client:
+        code = client.command("select min(code) from marts.fct_daily_features")
+    online = online_features([code])
+    shown = {k: v[0] for k, v in online.items() if k in ("code", "ret_5d", "rsi_14", "vol_20d", "beta_60d")}
+    print(f"      online features served for {code}: {shown}")
     step(5, "MLflow: training the LightGBM ranker on target_ret_5d")
     result = train()
     print(f"      {_describe_model(result)}")
