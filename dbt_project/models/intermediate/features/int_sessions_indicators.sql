@@ -110,7 +110,9 @@ smoothed as (
     from lagged
 ),
 
--- stage 3: DI / ADX over the Wilder sums, STOCH slow %D
+-- stage 3: DI / ADX over the Wilder sums, STOCH slow %D, and the features that combine point-in-time levels.
+-- Those belong here, not in `final`: there a bare `sma_20` resolves to the SELECT alias `sma_20 * factor_to_date`
+-- (ClickHouse prefers an alias to the column), which would mix units of date t with the point-in-time `close`.
 directional as (
     select
         *,
@@ -118,7 +120,19 @@ directional as (
         {{ minus_di('sm_minus_dm_14', 'sm_tr_14', 14) }} as minus_di_14,
         {{ adx('sm_plus_dm_14', 'sm_minus_dm_14', 'sm_tr_14', 14) }} as adx_14,
         {{ lookback_mask('stoch_slowk_line', 17) }} as stoch_k,
-        {{ stoch_slowd('stoch_slowk_line', 14, 3, 3) }} as stoch_d
+        {{ stoch_slowd('stoch_slowk_line', 14, 3, 3) }} as stoch_d,
+        (close - bb_lower_20) / nullIf(bb_upper_20 - bb_lower_20, 0) as bb_pct_b_20,
+        close / sma_5 - 1 as ma_gap_5,
+        close / sma_20 - 1 as ma_gap_20,
+        close / sma_60 - 1 as ma_gap_60,
+        close / sma_120 - 1 as ma_gap_120,
+        close / ema_200 - 1 as ema_gap_200,
+        sma_5 / sma_20 - 1 as sma_cross_5_20,
+        sma_20 / sma_20_lag5 - 1 as sma_slope_20,
+        sma_60 / sma_60_lag5 - 1 as sma_slope_60,
+        (close - donchian_lower_20) / nullIf(donchian_upper_20 - donchian_lower_20, 0) as donchian_pos_20,
+        ema_20 + 2 * atr_14_pit as keltner_upper_20_pit,
+        ema_20 - 2 * atr_14_pit as keltner_lower_20_pit
     from smoothed
 ),
 
@@ -149,7 +163,7 @@ final as (
         bb_upper_20 * factor_to_date as bb_upper_20,
         bb_middle_20 * factor_to_date as bb_middle_20,
         bb_lower_20 * factor_to_date as bb_lower_20,
-        (close - bb_lower_20) / nullIf(bb_upper_20 - bb_lower_20, 0) as bb_pct_b_20,
+        bb_pct_b_20,
         atr_14_pit * factor_to_date as atr_14,
         natr_14,
         adx_14,
@@ -171,14 +185,14 @@ final as (
         beta_60d,
         corr_topix_60d,
         -- additional documented features
-        close / sma_5 - 1 as ma_gap_5,
-        close / sma_20 - 1 as ma_gap_20,
-        close / sma_60 - 1 as ma_gap_60,
-        close / sma_120 - 1 as ma_gap_120,
-        close / ema_200 - 1 as ema_gap_200,
-        sma_5 / sma_20 - 1 as sma_cross_5_20,
-        sma_20 / sma_20_lag5 - 1 as sma_slope_20,
-        sma_60 / sma_60_lag5 - 1 as sma_slope_60,
+        ma_gap_5,
+        ma_gap_20,
+        ma_gap_60,
+        ma_gap_120,
+        ema_gap_200,
+        sma_cross_5_20,
+        sma_slope_20,
+        sma_slope_60,
         sqrt(parkinson_mean_20 / (4 * ln(2)) * 252) as parkinson_vol_20d,
         sqrt(greatest(garman_klass_mean_20, 0) * 252) as garman_klass_vol_20d,
         close / max_close_252 - 1 as drawdown_252d,
@@ -189,9 +203,9 @@ final as (
         aroon_up_25 - aroon_down_25 as aroon_osc_25,
         donchian_upper_20 * factor_to_date as donchian_upper_20,
         donchian_lower_20 * factor_to_date as donchian_lower_20,
-        (close - donchian_lower_20) / nullIf(donchian_upper_20 - donchian_lower_20, 0) as donchian_pos_20,
-        (ema_20 + 2 * atr_14_pit) * factor_to_date as keltner_upper_20,
-        (ema_20 - 2 * atr_14_pit) * factor_to_date as keltner_lower_20,
+        donchian_pos_20,
+        keltner_upper_20_pit * factor_to_date as keltner_upper_20,
+        keltner_lower_20_pit * factor_to_date as keltner_lower_20,
         cmf_20,
         amihud_20,
         log_turnover_20,

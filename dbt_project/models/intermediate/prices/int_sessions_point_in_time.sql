@@ -20,17 +20,18 @@ bars as (
 
 final as (
     select
-        code,
-        date,
-        toUInt32(row_number() over (partition by code order by date) - 1) as rn,
-        factor_to_date,
-        -- a traded session has all four prices; non-nullable types let array-based window macros run
-        assumeNotNull(coalesce(open, close)) / factor_to_date as open,
-        assumeNotNull(coalesce(high, close)) / factor_to_date as high,
-        assumeNotNull(coalesce(low, close)) / factor_to_date as low,
-        assumeNotNull(close) / factor_to_date as close,
-        coalesce(volume, 0) * factor_to_date as volume,
-        coalesce(turnover_value, 0) as turnover_value
+        bars.code,
+        bars.date,
+        toUInt32(row_number() over (partition by bars.code order by bars.date) - 1) as rn,
+        bars.factor_to_date,
+        -- a traded session has all four prices; non-nullable types let array-based window macros run.
+        -- Qualified names: a bare `close` would resolve to the alias `close` below (already divided by the factor)
+        assumeNotNull(coalesce(bars.open, bars.close)) / bars.factor_to_date as open,
+        assumeNotNull(coalesce(bars.high, bars.close)) / bars.factor_to_date as high,
+        assumeNotNull(coalesce(bars.low, bars.close)) / bars.factor_to_date as low,
+        assumeNotNull(bars.close) / bars.factor_to_date as close,
+        coalesce(bars.volume, 0) * bars.factor_to_date as volume,
+        coalesce(bars.turnover_value, 0) as turnover_value
     from bars
 )
 
