@@ -211,17 +211,10 @@ final as (
         log_turnover_20,
         up_ratio_20,
         ret_skew_60d,
-        -- labels: p(t+N) / p(t) - 1 on the series adjusted as of t+N equals close(t+N) / close(t) - 1 here;
-        -- NULL until the N-th next session is landed
-        {%- for n in [1, 5, 20] %}
-        if(
-            count() over (partition by code order by rn rows between current row and {{ n }} following) = {{ n + 1 }},
-            leadInFrame(close, {{ n }}) over (
-                partition by code order by rn rows between current row and {{ n }} following
-            ) / close - 1,
-            null
-        ) as target_ret_{{ n }}d{{ ',' if not loop.last }}
-        {%- endfor %}
+        -- labels: p(t+N) / p(t) - 1 on the series adjusted as of t+N equals close(t+N) / close(t) - 1 here
+        {{ forward_return('close', 1) }} as target_ret_1d,
+        {{ forward_return('close', 5) }} as target_ret_5d,
+        {{ forward_return('close', 20) }} as target_ret_20d
     from directional
 )
 
