@@ -7,7 +7,8 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import date
+import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -35,21 +36,33 @@ def _date(text: str) -> date:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from gogooku import metrics
     from gogooku.warehouse import open_warehouse
     from ingestion.api import JQuantsClient
     from ingestion.ingest import ingest_api, ingest_bulk
     from ingestion.schema import resolve_datasets
 
-    if args.bulk:
-        with open_warehouse() as client:
-            report = ingest_bulk(client, Path(args.bulk), force=args.force)
-    else:
+    if not args.bulk:
         if not (args.start and args.end):
             raise UsageError("gogooku ingest needs --start and --end (or --bulk DIR)")
         datasets = resolve_datasets(args.datasets)
         api = JQuantsClient()
-        with open_warehouse() as client:
-            report = ingest_api(client, api, datasets, args.start, args.end, force=args.force)
+    report = None
+    try:
+        with metrics.timed("ingest", "ingest_bulk" if args.bulk else "ingest_api"), open_warehouse() as client:
+            since = datetime.now(UTC)  # the warehouse is ours from here: loads committed since are this run's
+            try:
+                if args.bulk:
+                    report = ingest_bulk(client, Path(args.bulk), force=args.force)
+                else:
+                    report = ingest_api(client, api, datasets, args.start, args.end, force=args.force)
+            finally:  # what was committed before a failure is reported too
+                metrics.record_ingest(report, client, since)
+                metrics.record_freshness(client)
+    finally:
+        if report is not None and not report.errors:
+            metrics.record_success("ingest")
+        metrics.push("ingest")
     for name in sorted(set(report.rows) | set(report.skipped)):
         print(
             f"{name:<26} {report.rows.get(name, 0):>10,} rows  {report.days.get(name, 0):>5} landed"
@@ -87,7 +100,29 @@ def run_dbt(dbt_args: list[str]) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    return run_dbt(["build", *args.dbt_args])
+    from gogooku import metrics
+
+    started = time.time()
+    with metrics.timed("build", "dbt_build"):
+        code = run_dbt(["build", *args.dbt_args])
+    metrics.record_dbt_results(metrics.run_results_path(args.dbt_args), newer_than=started)
+    if code == 0:
+        metrics.record_success("build")
+    metrics.push("build")
+    return code
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from gogooku import metrics
+    from gogooku.warehouse import open_warehouse
+
+    with open_warehouse() as client:
+        metrics.record_freshness(client)
+    if args.once:
+        sys.stdout.write(metrics.exposition().decode("utf-8"))
+        return 0
+    metrics.run_server(args.port, args.addr, args.interval)
+    return 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -221,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="what `make run` runs: sample market -> ingest -> dbt -> Feast -> MLflow -> report")
     p.add_argument("--codes", type=int, default=300, help="codes in the sample market")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("metrics", help="serve the pipeline's Prometheus metrics (freshness from the warehouse)")
+    p.add_argument("--port", type=int, default=9108, help="HTTP port (default 9108; 0 = any free port)")
+    p.add_argument("--addr", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--interval", type=float, default=300.0, help="seconds between freshness refreshes")
+    p.add_argument("--once", action="store_true", help="print the metrics in the text format and exit")
+    p.set_defaults(func=cmd_metrics)
 
     p = sub.add_parser("sql", help="run SQL on the warehouse and print the result")
     p.add_argument("query")

@@ -8,6 +8,8 @@ the `x-api-key` header, pages answers with `pagination_key`, and can be told to 
     server.fail_always("/equities/bars/daily", 503)                  # until clear_faults()
     server.add_field("/equities/bars/daily", "NewField", 1.5)        # an unknown v2 field on every record
     server.drop_field("/equities/bars/daily", "AdjFactor", day="2024-01-05")
+    held = server.delay("/equities/bars/daily", 30, lambda q: q.get("date") == "2024-01-22")  # slow answers
+    held.wait(10)                                                    # set once a held request came in
     server.requests                                                  # what it received (the key redacted)
 
 The data comes from bulk files (the sample market's `<dataset>_<YYYY>.csv.gz`) turned into JSON the way the
@@ -21,7 +23,7 @@ import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +71,14 @@ class Request:
 
     def answered(self, status: int) -> Request:
         return Request(self.path, self.params, self.headers, self.key_ok, status)
+
+
+@dataclass
+class _Delay:
+    seconds: float
+    match: Callable[[dict[str, str]], bool] | None
+    times: int | None  # None: until clear_faults()
+    arrived: threading.Event
 
 
 @dataclass
@@ -120,6 +130,8 @@ class JQuantsServer:
         self.requests: list[Request] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._always: dict[str, Fault] = {}
+        self._delays: dict[str, list[_Delay]] = {}
+        self._release = threading.Event()  # set to end every delay in progress (clear_faults, stop)
         self._mutations: dict[str, _Mutation] = {}
         self._cursors: dict[str, tuple[str, tuple, int]] = {}
         self._lock = threading.Lock()
@@ -144,6 +156,7 @@ class JQuantsServer:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -179,10 +192,28 @@ class JQuantsServer:
         with self._lock:
             self._always[_norm(path)] = fault
 
+    def delay(
+        self,
+        path: str,
+        seconds: float,
+        match: Callable[[dict[str, str]], bool] | None = None,
+        times: int | None = None,
+    ) -> threading.Event:
+        """Hold requests on `path` (those whose query parameters satisfy `match`) for `seconds` before answering
+        them as usual, `times` requests (None: until `clear_faults()`, which also ends the holds in progress).
+        Returns an event set when a held request has come in, e.g. to kill a client in the middle of a run."""
+        entry = _Delay(seconds, match, times, threading.Event())
+        with self._lock:
+            self._delays.setdefault(_norm(path), []).append(entry)
+        return entry.arrived
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._always.clear()
+            self._delays.clear()
+            release, self._release = self._release, threading.Event()
+        release.set()
 
     def add_field(self, path: str, name: str, value: Any, day: str | date | None = None) -> None:
         """Serve records of `path` (of `day` only, when given) with field `name` set to `value`: a field J-Quants
@@ -211,6 +242,20 @@ class JQuantsServer:
             self.requests.clear()
 
     # --- serving --------------------------------------------------------------------------------------------
+
+    def _hold(self, path: str, params: dict[str, str]) -> None:
+        """Wait out a matching delay (or until the delays are cleared)."""
+        with self._lock:
+            entry = next(
+                (d for d in self._delays.get(path, []) if d.times != 0 and (d.match is None or d.match(params))), None
+            )
+            if entry is None:
+                return
+            if entry.times is not None:
+                entry.times -= 1
+            release = self._release
+        entry.arrived.set()
+        release.wait(entry.seconds)
 
     def _next_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -327,6 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif not key_ok:
             status, body = 401, {"message": "The incoming token is invalid or expired."}
         else:
+            app._hold(request.path, params)
             fault = app._next_fault(request.path)
             if fault == "disconnect":
                 with app._lock:
@@ -351,13 +397,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: Any) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("Retry-After", "0")
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 429:
+                self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed while a request was held)
+            self.close_connection = True
 
 
 def serve(records: dict[str, list[Record]], **kwargs: Any) -> JQuantsServer:
