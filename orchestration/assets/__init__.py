@@ -1,0 +1,1 @@
+"""Assets: J-Quants landing (`ingestion`), the dbt project (`dbt`), Feast, the ranker and the report (`ml`)."""
