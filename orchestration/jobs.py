@@ -10,11 +10,11 @@ from __future__ import annotations
 import operator
 from functools import reduce
 
-from dagster import AssetSelection, RunConfig, define_asset_job
+from dagster import AssetSelection, define_asset_job
 from dagster_dbt import build_dbt_asset_selection
 
 from orchestration.alerts import alert_on_step_failure
-from orchestration.assets.dbt import DBT_ASSETS, DbtBuildConfig
+from orchestration.assets.dbt import DBT_ASSETS, FULL_REFRESH_TAG
 from orchestration.assets.ingestion import INGESTION_ASSETS
 from orchestration.assets.ml import feature_store, ranker_model, run_report
 from orchestration.checks import jquants_source_freshness
@@ -57,8 +57,7 @@ backfill_job = define_asset_job(
 full_rebuild_job = define_asset_job(
     "full_rebuild_job",
     selection=DBT_ALL,
-    config=RunConfig(ops={a.op.name: DbtBuildConfig(full_refresh=True) for a in DBT_ASSETS}),
-    tags={"gogooku/dbt": "full-refresh"},
+    tags={FULL_REFRESH_TAG: "true"},
     description=(
         "dbt build --full-refresh of every model (incremental ones over all history). Launch it over the "
         "whole partition range so Dagster records every day as rebuilt."

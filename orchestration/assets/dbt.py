@@ -51,8 +51,17 @@ def dbt_model_key(name: str) -> AssetKey:
     raise KeyError(f"dbt model {name!r} is not in the manifest")
 
 
+# A run tagged so (full_rebuild_job is) builds with --full-refresh; run config would not reach a run over a range
+# of partitions, tags do.
+FULL_REFRESH_TAG = "gogooku/dbt_full_refresh"
+
+
 class DbtBuildConfig(Config):
     full_refresh: bool = Field(default=False, description="Pass --full-refresh: rebuild incremental models whole.")
+
+
+def full_refresh(context: AssetExecutionContext, config: DbtBuildConfig) -> bool:
+    return config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
 
 
 @contextmanager
@@ -101,7 +110,7 @@ def has_incremental_models(manifest: Mapping[str, Any]) -> bool:
     pool=WAREHOUSE_POOL,
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig) -> Iterator[Any]:
-    yield from dbt_build(context, dbt, ["--full-refresh"] if config.full_refresh else [])
+    yield from dbt_build(context, dbt, ["--full-refresh"] if full_refresh(context, config) else [])
 
 
 def _incremental_assets() -> AssetsDefinition | None:
@@ -121,7 +130,7 @@ def _incremental_assets() -> AssetsDefinition | None:
     def dbt_incremental_models(
         context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
     ) -> Iterator[Any]:
-        if config.full_refresh:
+        if full_refresh(context, config):
             # The models filter on the window: a full refresh keeps the default window (all history), or it
             # would rebuild the table with only this run's days.
             context.log.info("full refresh: building all history, not the partition window")

@@ -74,6 +74,7 @@ lagged as (
         {{ bbands('close', 20, 2, 'middle') }} as bb_middle_20,
         {{ bbands('close', 20, 2, 'lower') }} as bb_lower_20,
         {{ rolling_stddev_pop('close', 20) }} as stddev_20,
+        {{ rolling_stddev_pop('close', 20, stable=false) }} as stddev_20_moments,
         {{ stoch_fastk('high', 'low', 'close', 14) }} as stoch_fastk,
         {{ willr('high', 'low', 'close', 14) }} as willr_14,
         {{ cci('high', 'low', 'close', 20) }} as cci_20,
@@ -106,7 +107,11 @@ smoothed as (
         {{ rolling_mean('ret_1d', 20) }} as ret_mean_20,
         {{ rolling_covar_pop('ret_1d', 'bench_ret', 60) }} as ret_cov_60,
         {{ rolling_corr('ret_1d', 'bench_ret', 60) }} as ret_corr_60,
-        {{ rolling_beta('ret_1d', 'bench_ret', 60) }} as ret_beta_60
+        {{ rolling_beta('ret_1d', 'bench_ret', 60) }} as ret_beta_60,
+        {{ rolling_stddev_samp('ret_1d', 20, stable=true) }} as ret_std_20_stable,
+        {{ rolling_covar_pop('ret_1d', 'bench_ret', 60, stable=true) }} as ret_cov_60_stable,
+        {{ rolling_corr('ret_1d', 'bench_ret', 60, stable=true) }} as ret_corr_60_stable,
+        {{ rolling_beta('ret_1d', 'bench_ret', 60, stable=true) }} as ret_beta_60_stable
     from lagged
 ),
 
@@ -274,6 +279,7 @@ def _expected(bars: pl.DataFrame) -> dict[str, tuple[np.ndarray, float]]:
     upper, middle, lower = talib.BBANDS(c, 20, 2, 2, 0)
     exp |= {"bb_upper_20": (upper, price), "bb_middle_20": (middle, price), "bb_lower_20": (lower, price)}
     exp["stddev_20"] = (talib.STDDEV(c, 20, 1), price)
+    exp["stddev_20_moments"] = exp["stddev_20"]
     exp["atr_14"] = (talib.ATR(h, lo, c, 14), price)
     exp["natr_14"] = (talib.NATR(h, lo, c, 14), pct)
     exp["plus_di_14"] = (talib.PLUS_DI(h, lo, c, 14), pct)
@@ -311,13 +317,14 @@ def _return_statistics(close: np.ndarray, bench: np.ndarray) -> dict[str, tuple[
     def cov(x: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean((x - x.mean()) * (y - y.mean())))
 
-    return {
+    stats = {
         "ret_std_20": (rolling(20, lambda x: np.std(x, ddof=1), ret), 0.01),
         "ret_mean_20": (rolling(20, np.mean, ret), 0.01),
         "ret_cov_60": (rolling(60, cov, ret, bench), 1e-4),
         "ret_corr_60": (rolling(60, lambda x, y: cov(x, y) / np.sqrt(np.var(x) * np.var(y)), ret, bench), 1.0),
         "ret_beta_60": (rolling(60, lambda x, y: cov(x, y) / np.var(y), ret, bench), 1.0),
     }
+    return stats | {f"{name}_stable": want for name, want in stats.items() if name != "ret_mean_20"}
 
 
 def test_indicators_match_talib(oracle: tuple[pl.DataFrame, pl.DataFrame]) -> None:

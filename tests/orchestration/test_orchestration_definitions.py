@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from ingestion.schema import DATASETS, LOAD_LOG
-from orchestration.assets.dbt import DBT_ASSETS, dbt_incremental_models, dbt_models
+from orchestration.assets.dbt import DBT_ASSETS, FULL_REFRESH_TAG, dbt_incremental_models, dbt_models
 from orchestration.assets.ingestion import INGESTION_ASSETS, LOAD_LOG_ASSET
 from orchestration.assets.ml import FEATURE_MART, feature_store, ranker_model, run_report
 from orchestration.checks import jquants_source_freshness
@@ -148,12 +148,9 @@ def test_jobs_select_what_they_say(defs: dg.Definitions) -> None:
         assert defs.resolve_job_def(name).partitions_def == DAILY_PARTITIONS
 
 
-def test_full_rebuild_job_passes_full_refresh_to_every_dbt_step(defs: dg.Definitions) -> None:
-    job = defs.resolve_job_def("full_rebuild_job")
-    config = job.partitioned_config.get_run_config_for_partition_key("2024-01-04")["ops"]
-    assert {name: c["config"]["full_refresh"] for name, c in config.items()} == {a.op.name: True for a in DBT_ASSETS}
-    daily = defs.resolve_job_def("daily_refresh_job").partitioned_config.get_run_config_for_partition_key("2024-01-04")
-    assert not daily.get("ops")
+def test_full_rebuild_job_is_tagged_for_full_refresh(defs: dg.Definitions) -> None:
+    assert defs.resolve_job_def("full_rebuild_job").tags[FULL_REFRESH_TAG] == "true"
+    assert FULL_REFRESH_TAG not in defs.resolve_job_def("daily_refresh_job").tags
 
 
 def test_dbt_resource_runs_the_venv_dbt(defs: dg.Definitions) -> None:

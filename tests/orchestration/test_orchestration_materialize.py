@@ -15,6 +15,7 @@ from ingestion.ingest import ingest_bulk
 from ingestion.schema import DATASETS
 from orchestration.assets.dbt import dbt_incremental_models
 from orchestration.checks import FRESHNESS_CHECK
+from orchestration.partitions import range_tags
 from orchestration.refresh import backfill, refresh
 
 DAY1, DAY2 = "2024-01-04", "2024-01-05"  # the first two sessions of 2024
@@ -89,6 +90,17 @@ def test_a_range_lands_and_builds_in_one_run(defs, sample, jquants_server, gogoo
         # data_quality_job (unpartitioned, checks only): dbt tests again plus source freshness of the landing
         quality = defs.resolve_job_def("data_quality_job").execute_in_process(instance=instance, raise_on_error=False)
         checks = {(e.asset_key.path[-1], e.check_name): e for e in quality.get_asset_check_evaluations()}
+        # full_rebuild_job (its run tag, not run config, reaches range runs): incremental models over all history
+        if dbt_incremental_models is not None:
+            features = dg.AssetKey(["marts", "fct_daily_features"])
+            rebuild = defs.resolve_job_def("full_rebuild_job").execute_in_process(
+                instance=instance, asset_selection=[features], tags=range_tags(date(2023, 12, 1), date(2024, 1, 5))
+            )
+            assert rebuild.success
+            [command] = dbt_commands(instance, rebuild.run_id)
+            assert "--full-refresh" in command and "--vars" not in command
+            history = sample.rows("equities_bars_daily", date(2023, 12, 1), date.fromisoformat(DAY2))
+            assert list(rows_by_day("marts.fct_daily_features")) == sorted(set(history["Date"]))
     freshness = {asset: e for (asset, name), e in checks.items() if name == FRESHNESS_CHECK}
     assert freshness["equities_bars_daily"].passed
     assert freshness["equities_bars_daily"].metadata["status"].value == "pass"

@@ -1,8 +1,7 @@
 import clickhouse_connect
+from dbt.adapters.chdb.credentials import ChdbCredentials
 from dbt.adapters.clickhouse.connections import ClickHouseConnectionManager, logger, retryable_exceptions
 from dbt.adapters.clickhouse.httpclient import ChHttpClient
-
-from dbt.adapters.chdb.credentials import ChdbCredentials
 
 # Settings the dbt-clickhouse wrapper adds for an HTTP session; a chDB handle is its own session.
 _HTTP_ONLY_SETTINGS = ("session_id",)
