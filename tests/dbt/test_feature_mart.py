@@ -254,7 +254,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     frames["equities_bars_daily"], code, ex = _inject_split(frames["equities_bars_daily"])
     slices = _write_slices(frames, root)
 
-    select = ["--select", "+fct_daily_features"]
+    # unit tests check the SQL on fixed rows (tests/dbt/test_unit_tests.py runs them): no need in every build here
+    select = ["--select", "+fct_daily_features", "--exclude-resource-type", "unit_test"]
     window = json.dumps(
         {"min_date": (CUTOFF + timedelta(days=1)).isoformat(), "max_date": (MIDPOINT + timedelta(days=1)).isoformat()}
     )

@@ -12,40 +12,50 @@
 
 {#-
     Rebuilds the half-open window [min_date, max_date) (Dagster passes a partition's window as --vars), reaching
-    back `label_lookback_days` further because the `target_*` labels of the last 20 sessions become known only
-    now. Without a window (plain `dbt build`) an incremental run takes the same look-back from the newest date
-    already built. Features are point in time, so every re-built row equals the full refresh's row.
+    back 45 days further because the `target_*` labels of the last 20 sessions become known only now (the
+    feature_window macro). Features are point in time, so every re-built row equals the full refresh's row.
 -#}
-{%- set label_lookback_days = 45 -%}
-{%- set max_date = "toDate('" ~ var('max_date') ~ "')" -%}
-{%- if not is_incremental() -%}
-    {%- set min_date = "toDate('" ~ var('min_date') ~ "')" -%}
-{%- elif var('min_date') != '1900-01-01' -%}
-    {%- set min_date = "toDate('" ~ var('min_date') ~ "') - " ~ label_lookback_days -%}
-{%- else -%}
-    {%- set min_date = "(select max(date) from " ~ this ~ ") - " ~ label_lookback_days -%}
-{%- endif %}
+{%- set window = feature_window() %}
 
 with
 
-spine as (
-    select
-        code,
-        date
-    from {{ ref('fct_daily_prices_adjusted') }}
-    where date >= {{ min_date }} and date < {{ max_date }}
+days as (
+    select * from {{ ref('int_listed_days') }}
+    where date >= {{ window.min }} and date < {{ window.max }}
 ),
 
--- the last traded session on or before each listed day: a day without trades repeats its values
+-- The wide session rows stream through joins whose build sides (the right, hashed in memory) are narrow: the days
+-- here, the cross-sectional features below. No sort and no hash table holds the ~90 indicator columns of the whole
+-- history, hence a RIGHT JOIN. An incremental run reads only the sessions its days point to.
 indicators as (
     select
-        spine.code as code,
-        spine.date as date,
-        sessions.date as session_date,
+        days.code as code,
+        days.date as date,
+        days.session_date as session_date,
+        days.sector33_code as sector33_code,
+        days.section as section,
         sessions.* except (code, date)
-    from spine
-    asof left join {{ ref('int_sessions_indicators') }} as sessions
-        on spine.code = sessions.code and spine.date >= sessions.date
+    from (
+        select * from {{ ref('int_sessions_indicators') }}
+        {%- if window.bounded %}
+            where date >= (select min(session_date) from days)
+        {%- endif %}
+    ) as sessions
+    right join days on sessions.code = days.code and sessions.date = days.session_date  -- noqa: CV08
+),
+
+cross_sectional as (
+    select
+        code as cs_code,
+        date as cs_date,
+        {% for col in ['ret_5d', 'ret_20d', 'vol_20d'] -%}
+            {{ col }} - median({{ col }}) over (partition by date, sector33_code) as sector_rel_{{ col }},
+        {% endfor -%}
+        {% for col in ['ret_5d', 'ret_20d', 'ret_60d', 'vol_20d', 'volume_ratio_20', 'rsi_14'] -%}
+            {{ cross_sectional_rank(col) }} as cs_rank_{{ col }},
+        {% endfor -%}
+        {{ cross_sectional_rank('ret_20d', partition_by='date, sector33_code') }} as sector_rank_ret_20d
+    from days
 ),
 
 -- renamed before the join: columns sharing a name with the other side would leave `indicators.*` qualified
@@ -58,16 +68,6 @@ topix as (
     from {{ ref('fct_topix_daily') }}
 ),
 
-listings as (
-    select
-        code,
-        date,
-        sector33_code,
-        sector17_code,
-        market_code
-    from {{ ref('stg_jquants__listings') }}
-),
-
 with_context as (
     select
         indicators.code as code,
@@ -76,23 +76,6 @@ with_context as (
         topix.topix_ret_1d as topix_ret_1d,
         topix.topix_ret_20d as topix_ret_20d,
         topix.topix_ret_60d as topix_ret_60d,
-        listings.sector33_code as sector33_code,
-        multiIf(
-            listings.market_code = '0111', 'TSEPrime',
-            listings.market_code = '0112', 'TSEStandard',
-            listings.market_code = '0113', 'TSEGrowth',
-            ''
-        ) as section
-    from indicators
-    left join topix on indicators.date = topix.topix_date
-    asof left join listings on indicators.code = listings.code and indicators.date >= listings.date
-),
-
-with_fundamentals as (
-    select
-        with_context.code as code,
-        with_context.date as date,
-        with_context.* except (code, date),
         flows.foreigners_net_ratio as flow_foreigners_net_ratio,
         flows.foreigners_net_z as flow_foreigners_net_z,
         flows.individuals_net_z as flow_individuals_net_z,
@@ -103,25 +86,15 @@ with_fundamentals as (
         statements.progress_operating_profit as stmt_progress_operating_profit,
         statements.progress_net_sales as stmt_progress_net_sales,
         statements.equity_to_asset_ratio as stmt_equity_to_asset_ratio,
-        dateDiff('day', statements.available_date, with_context.date) as stmt_days_since_disclosure
-    from with_context
+        dateDiff('day', statements.available_date, indicators.date) as stmt_days_since_disclosure,
+        cross_sectional.* except (cs_code, cs_date)
+    from indicators
+    left join topix on indicators.date = topix.topix_date
     asof left join {{ ref('int_investor_flows_dated') }} as flows
-        on with_context.section = flows.section and with_context.date >= flows.available_date
+        on indicators.section = flows.section and indicators.date >= flows.available_date
     asof left join {{ ref('int_statements_dated') }} as statements
-        on with_context.code = statements.code and with_context.date >= statements.available_date
-),
-
-cross_sectional as (
-    select
-        *,
-        {% for col in ['ret_5d', 'ret_20d', 'vol_20d'] -%}
-            {{ col }} - median({{ col }}) over (partition by date, sector33_code) as sector_rel_{{ col }},
-        {% endfor -%}
-        {% for col in ['ret_5d', 'ret_20d', 'ret_60d', 'vol_20d', 'volume_ratio_20', 'rsi_14'] -%}
-            {{ cross_sectional_rank(col) }} as cs_rank_{{ col }},
-        {% endfor -%}
-        {{ cross_sectional_rank('ret_20d', partition_by='date, sector33_code') }} as sector_rank_ret_20d
-    from with_fundamentals
+        on indicators.code = statements.code and indicators.date >= statements.available_date
+    left join cross_sectional on indicators.code = cross_sectional.cs_code and indicators.date = cross_sectional.cs_date
 ),
 
 final as (
@@ -231,7 +204,7 @@ final as (
         if(session_date = date, target_ret_1d, null) as target_ret_1d,
         if(session_date = date, target_ret_5d, null) as target_ret_5d,
         if(session_date = date, target_ret_20d, null) as target_ret_20d
-    from cross_sectional
+    from with_context
 )
 
 select * from final
