@@ -1,8 +1,9 @@
 """A static HTML report on the warehouse and the model: `write_report()` -> `$GOGOOKU_HOME/report/index.html`.
 
 Sections: data coverage (rows and date range of every table of the four layers, and codes per day in the feature
-mart), data tests (dbt's `target/run_results.json`, when dbt has run), feature distributions (summary statistics
-over the whole mart and histograms of a sample), and model performance (the latest MLflow run of
+mart), data tests (the newest dbt run results: the project's `target/run_results.json` after `gogooku build`, or
+those of the dbt steps of the newest Dagster run under `$GOGOOKU_HOME/dbt/runs/`), feature distributions (summary
+statistics over the whole mart and histograms of a sample), and model performance (the latest MLflow run of
 `gogooku_ranker`: metrics, parameters, its plots, and the registered versions with the champion).
 
 A section whose source is missing (no mart yet, no dbt run, no model) says so instead of failing the report.
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ def write_report(out_dir: Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     sections = [
         ("Data coverage", _guarded(coverage_section, settings, out)),
-        ("Data tests", _guarded(data_tests_section, run_results_path())),
+        ("Data tests", _guarded(data_tests_section, settings)),
         ("Feature distributions", _guarded(features_section, settings, out)),
         ("Model performance", _guarded(model_section, settings, out)),
     ]
@@ -125,18 +127,108 @@ def run_results_path() -> Path:
     return (target if target.is_absolute() else DBT_PROJECT_DIR / target) / "run_results.json"
 
 
-def data_tests_section(path: Path) -> str:
-    if not path.exists():
-        return _note(f"No dbt run results at {path}: run `gogooku build` (dbt build) to test the data.")
-    results = json.loads(path.read_text())
-    generated = results.get("metadata", {}).get("generated_at", "")
-    tests = [r for r in results.get("results", []) if r["unique_id"].split(".")[0] in ("test", "unit_test")]
-    others = [r for r in results.get("results", []) if r not in tests]
+def dagster_dbt_runs_dir(settings: Settings) -> Path:
+    """Where the dbt steps of Dagster runs keep their artifacts, one directory per dbt invocation
+    (`orchestration.assets.dbt.dbt_target_path`)."""
+    return settings.home / "dbt" / "runs"
+
+
+# Commands whose run_results.json holds built nodes and test results; `compile` and `docs generate` (which
+# compiles) write one too, of compiled nodes only, and must not hide the build before them.
+BUILD_COMMANDS = frozenset({"build", "test", "run", "seed", "snapshot", "retry"})
+
+
+@dataclass(frozen=True)
+class DbtRunResults:
+    """One dbt invocation's run_results.json."""
+
+    path: Path
+    generated_at: datetime
+    """`metadata.generated_at`, else the file's modification time."""
+    command: str
+    """`args.which` (build, test, ...), or "" when the file does not say."""
+    dagster_run_id: str
+    """The Dagster run whose step ran dbt (`metadata.env.DAGSTER_RUN_ID`), or "" for dbt run by hand."""
+    results: list[dict[str, Any]]
+
+
+def read_run_results(path: Path) -> DbtRunResults | None:
+    """`path` parsed, or None when it is unreadable or is not the results of a build-like command."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        mtime = path.stat().st_mtime
+    except (OSError, ValueError) as exc:
+        log.warning("skipping dbt run results %s: %s", path, exc)
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+        return None
+    metadata = payload.get("metadata") or {}
+    command = str((payload.get("args") or {}).get("which") or "")
+    if command and command not in BUILD_COMMANDS:
+        return None
+    generated = datetime.fromtimestamp(mtime, UTC)
+    try:
+        stamp = datetime.fromisoformat(str(metadata.get("generated_at") or ""))
+        generated = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    run_id = str((metadata.get("env") or {}).get("DAGSTER_RUN_ID") or "")
+    return DbtRunResults(path, generated, command, run_id, payload["results"])
+
+
+def latest_run_results(settings: Settings) -> list[DbtRunResults]:
+    """The newest dbt run results (by `generated_at`) among the project's target and the Dagster runs' dbt
+    steps, oldest first: when the newest came from a Dagster run, every dbt step of that run (a daily refresh
+    runs two, the whole-history models and the incremental ones); else that one file. Empty when dbt never ran.
+    """
+    paths = [run_results_path()]
+    runs = dagster_dbt_runs_dir(settings)
+    if runs.is_dir():
+        paths += sorted(runs.glob("*/run_results.json"))
+    found = [r for r in map(read_run_results, paths) if r is not None]
+    if not found:
+        return []
+    newest = max(found, key=lambda r: r.generated_at)
+    same_run = [r for r in found if newest.dagster_run_id and r.dagster_run_id == newest.dagster_run_id]
+    return sorted(same_run or [newest], key=lambda r: r.generated_at)
+
+
+def _describe_source(runs: list[DbtRunResults], settings: Settings) -> str:
+    def where(r: DbtRunResults) -> str:
+        roots = ((settings.home, "$GOGOOKU_HOME/"), (DBT_PROJECT_DIR.parent, ""))
+        for root, label in roots:
+            if r.path.is_relative_to(root):
+                return label + r.path.relative_to(root).as_posix()
+        return str(r.path)
+
+    files = ", ".join(f"<code>{html.escape(where(r))}</code>" for r in runs)
+    command = "/".join(sorted({r.command for r in runs if r.command})) or "dbt"
+    stamp = html.escape(f"{runs[-1].generated_at:%Y-%m-%d %H:%M:%S %Z}".strip())
+    if runs[-1].dagster_run_id:
+        steps = f"{len(runs)} dbt step{'s' if len(runs) > 1 else ''}"
+        return (
+            f"dbt {html.escape(command)} of {stamp} in Dagster run "
+            f"<code>{html.escape(runs[-1].dagster_run_id)}</code> ({steps}: {files})"
+        )
+    return f"dbt {html.escape(command)} of {stamp} ({files})"
+
+
+def data_tests_section(settings: Settings) -> str:
+    runs = latest_run_results(settings)
+    if not runs:
+        return _note(
+            f"No dbt run results at {run_results_path()} or under {dagster_dbt_runs_dir(settings)}: run "
+            "`gogooku build` (dbt build) or `gogooku refresh` to test the data."
+        )
+    results = [r for run in runs for r in run.results]
+    tests = [r for r in results if r["unique_id"].split(".")[0] in ("test", "unit_test")]
+    others = [r for r in results if r not in tests]
     counts: dict[str, int] = {}
     for r in tests:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no tests in this run"
-    body = f"<p>dbt run of {html.escape(generated)}: <b>{len(tests)}</b> data and unit tests: {html.escape(summary)}; "
+    body = f"<p>Results of {_describe_source(runs, settings)}.</p>"
+    body += f"<p><b>{len(tests)}</b> data and unit tests: {html.escape(summary)}; "
     body += f"{len(others)} other nodes (models, seeds, snapshots).</p>"
     bad = [r for r in tests if r["status"] not in ("pass", "success")]
     if bad:

@@ -62,7 +62,7 @@ def build_freshness_checks(landing_assets: list[AssetsDefinition]) -> AssetCheck
     def jquants_source_freshness(
         context: AssetCheckExecutionContext, dbt: DbtCliResource
     ) -> Iterator[AssetCheckResult]:
-        with dbt_environment():
+        with dbt_environment(context.run.run_id):
             invocation = dbt.cli(
                 ["source", "freshness", "--select", selection],
                 manifest=manifest,

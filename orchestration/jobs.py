@@ -2,7 +2,8 @@
 partitioned assets is partitioned like them (daily, Asia/Tokyo).
 
 Partitioned jobs run one day (or, with BackfillPolicy.single_run on every partitioned asset, a range of days in
-one run: launch an asset backfill, or a run tagged `dagster/asset_partition_range_start/end`).
+one run: launch an asset backfill, or a run tagged `dagster/asset_partition_range_start/end`). Unpartitioned
+assets in a partitioned job (the whole-history dbt models, the ranker, the report) run once in each run.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ CALENDAR_MODELS = dbt_selection("+path:models/marts/calendar")
 # ... and the landing asset(s) those read.
 CALENDAR = CALENDAR_MODELS | (CALENDAR_MODELS.upstream(depth=1, include_self=False) & LANDING)
 FEATURES = AssetSelection.assets(feature_store)
+TRAINING = AssetSelection.assets(ranker_model, run_report)
 
 daily_refresh_job = define_asset_job(
     "daily_refresh_job",
-    selection=LANDING | DBT_ALL | FEATURES,
-    description="One trading day: land J-Quants, dbt build (incremental models on the day's window), Feast.",
+    selection=LANDING | DBT_ALL | FEATURES | TRAINING,
+    description=(
+        "One trading day: land J-Quants, dbt build (incremental models on the day's window), Feast, then train "
+        "and register the ranker (an MLflow run) and write the report."
+    ),
     hooks=HOOKS,
 )
 
@@ -67,8 +72,12 @@ full_rebuild_job = define_asset_job(
 
 weekly_training_job = define_asset_job(
     "weekly_training_job",
-    selection=AssetSelection.assets(ranker_model, run_report),
-    description="Train and register the ranker (MLflow), then write the report.",
+    selection=TRAINING,
+    description=(
+        "Train and register the ranker (MLflow), then write the report, on the data already built: no landing, "
+        "no dbt. daily_refresh_job trains too; this retrains after backfill_job or full_rebuild_job (which do not "
+        "train) and, on its weekly schedule, whether or not the week's refreshes succeeded."
+    ),
     hooks=HOOKS,
 )
 

@@ -64,13 +64,26 @@ def full_refresh(context: AssetExecutionContext, config: DbtBuildConfig) -> bool
     return config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
 
 
+# dbt unit tests check the SQL on fixed rows, not the day's data: CI runs them (`make test`), a refresh need not.
+SKIP_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+# dbt copies `DBT_ENV_CUSTOM_ENV_<NAME>` variables into its artifacts' `metadata.env` as `<NAME>`: the Dagster run
+# a run_results.json belongs to (ml.report groups the dbt steps of one run by it).
+RUN_ID_ENV = "DBT_ENV_CUSTOM_ENV_DAGSTER_RUN_ID"
+
+
 @contextmanager
-def dbt_environment() -> Iterator[None]:
+def dbt_environment(run_id: str | None = None) -> Iterator[None]:
     """GOGOOKU_HOME made absolute for the dbt subprocess: profiles.yml would resolve a relative one against
-    dbt_project/, not against the working directory as the `gogooku` command does."""
+    dbt_project/, not against the working directory as the `gogooku` command does. With `run_id`, dbt's
+    artifacts name the Dagster run (`metadata.env.DAGSTER_RUN_ID`)."""
     settings = load_settings()
-    saved = {k: os.environ.get(k) for k in ("GOGOOKU_HOME", "GOGOOKU_TARGET")}
+    saved = {k: os.environ.get(k) for k in ("GOGOOKU_HOME", "GOGOOKU_TARGET", RUN_ID_ENV)}
     os.environ.update(GOGOOKU_HOME=str(settings.home), GOGOOKU_TARGET=settings.target)
+    if run_id:
+        os.environ[RUN_ID_ENV] = run_id
+    else:
+        os.environ.pop(RUN_ID_ENV, None)
     try:
         yield
     finally:
@@ -88,9 +101,11 @@ def dbt_target_path(step: str) -> Path:
 
 
 def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]) -> Iterator[Any]:
-    with dbt_environment():
+    with dbt_environment(context.run.run_id):
         # starts the dbt subprocess with this environment
-        invocation = dbt.cli(["build", *args], context=context, target_path=dbt_target_path(context.op.name))
+        invocation = dbt.cli(
+            ["build", *args, *SKIP_UNIT_TESTS], context=context, target_path=dbt_target_path(context.op.name)
+        )
     yield from invocation.stream()
 
 

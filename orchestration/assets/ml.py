@@ -1,4 +1,10 @@
-"""Feast materialization, the ranker and the run report. `ml/` is imported inside each body (it is heavy)."""
+"""Feast materialization, the ranker and the run report. `ml/` is imported inside each body (it is heavy).
+
+`feature_store` is daily-partitioned like the landing and the incremental dbt models; `ranker_model` and
+`run_report` are not (there is one current model, trained on all the history the mart holds). A partitioned job
+may select them too (daily_refresh_job does): Dagster runs an unpartitioned asset once in a run of any partition
+or range of partitions, after its partitioned parents, and records its materialization without a partition.
+"""
 
 import dataclasses
 from collections.abc import Iterator
@@ -6,7 +12,8 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, BackfillPolicy, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
 
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.instance import WAREHOUSE_POOL
@@ -67,18 +74,30 @@ def feature_store(context: AssetExecutionContext) -> MaterializeResult:
     )
 
 
+class RankerConfig(Config):
+    """`ml.training.train`'s parameters (run config `ops: {ranker_model: {config: ...}}`); the defaults are its."""
+
+    horizon: int = Field(default=5, description="Label horizon in sessions: trains on target_ret_<horizon>d.")
+    n_folds: int = Field(
+        default=4, description="Walk-forward validation folds (each needs 20 training sessions beyond the purge)."
+    )
+
+
 @asset(
     deps=[feature_store],
-    description="The cross-sectional ranker trained walk-forward on the feature store, registered in MLflow.",
+    description=(
+        "The cross-sectional ranker trained walk-forward on the feature store through the newest labelled day, "
+        "logged as an MLflow run and registered (the champion alias moves when it validates better)."
+    ),
     group_name="ml",
     kinds={"mlflow", "lightgbm"},
     pool=WAREHOUSE_POOL,
 )
-def ranker_model(context: AssetExecutionContext) -> MaterializeResult:
+def ranker_model(context: AssetExecutionContext, config: RankerConfig) -> MaterializeResult:
     from ml.training import train
 
     with warehouse_released():
-        result = train()
+        result = train(horizon=config.horizon, n_folds=config.n_folds)
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "splits"}
     metrics = fields.pop("metrics", {}) or {}
     context.log.info(f"registered {fields.get('model_name')} v{fields.get('model_version')}")

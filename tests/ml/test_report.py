@@ -82,3 +82,63 @@ def test_report_on_an_empty_home_says_what_is_missing(
     assert "No model has been trained yet" in page
     assert _images(page) == []
     assert not (gogooku_home / "mlflow" / "mlflow.db").exists(), "the report must not create an MLflow store"
+
+
+def _dbt_results(path: Path, generated_at: str, results: list[dict], run_id: str = "", which: str = "build") -> None:
+    """A run_results.json as dbt writes it: `args.which`, and the Dagster run in `metadata.env` when set."""
+    path.mkdir(parents=True, exist_ok=True)
+    env = {"DAGSTER_RUN_ID": run_id} if run_id else {}
+    payload = {"metadata": {"generated_at": generated_at, "env": env}, "args": {"which": which}, "results": results}
+    (path / "run_results.json").write_text(json.dumps(payload))
+
+
+def _test(name: str, status: str) -> dict:
+    return {"unique_id": f"test.gogooku.{name}", "status": status, "failures": int(status == "fail")}
+
+
+def test_data_tests_come_from_the_newest_dbt_run_with_every_step_of_a_dagster_run(
+    gogooku_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest of the project's target and the Dagster dbt steps under $GOGOOKU_HOME/dbt/runs, by generated_at;
+    a Dagster run's steps together; `docs generate` / `compile` results never hide a build."""
+    from gogooku.settings import load_settings
+    from ml.report import data_tests_section, latest_run_results
+
+    settings = load_settings()
+    target = tmp_path / "dbt_target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    runs = gogooku_home / "dbt" / "runs"
+    model = {"unique_id": "model.gogooku.fct_daily_features", "status": "success"}
+    assert latest_run_results(settings) == []
+    assert "No dbt run results" in data_tests_section(settings)
+
+    _dbt_results(target, "2024-03-29T09:00:00Z", [_test("by_hand", "pass")])  # `gogooku build`
+    _dbt_results(runs / "20240329T091000-dbt_models-aaaa", "2024-03-29T09:10:00Z", [_test("old", "fail")], "run-old")
+    [only] = latest_run_results(settings)
+    assert only.dagster_run_id == "run-old"
+
+    # a daily refresh: its two dbt steps, both newer; the first has a warning
+    first, second = runs / "20240330T091000-dbt_models-bbbb", runs / "20240330T091500-dbt_incremental_models-cccc"
+    _dbt_results(first, "2024-03-30T09:10:00Z", [model, _test("a", "pass"), _test("warned", "warn")], "run-new")
+    _dbt_results(second, "2024-03-30T09:15:00.123456Z", [_test("b", "pass")], "run-new")
+    # newer than everything but only compiled nodes (dbt docs generate); and a step that left no results file
+    compiled = [{"unique_id": "model.gogooku.x", "status": "success"}]
+    _dbt_results(target, "2024-03-30T10:00:00Z", compiled, which="generate")
+    (runs / "20240330T092000-source_freshness-dddd").mkdir()
+    (runs / "20240330T092000-source_freshness-dddd" / "sources.json").write_text("{}")
+
+    steps = latest_run_results(settings)
+    assert [r.path.parent for r in steps] == [first, second]
+    body = data_tests_section(settings)
+    assert "Dagster run <code>run-new</code> (2 dbt steps:" in body
+    assert "$GOGOOKU_HOME/dbt/runs/20240330T091500-dbt_incremental_models-cccc/run_results.json" in body
+    assert "<b>3</b> data and unit tests: 2 pass, 1 warn; 1 other nodes" in body
+    assert "test.gogooku.warned" in body and "test.gogooku.old" not in body
+
+    # dbt run by hand after it: the project's target wins, alone
+    _dbt_results(target, "2024-03-31T08:00:00Z", [_test("by_hand", "pass"), _test("c", "pass")])
+    [latest] = latest_run_results(settings)
+    assert latest.path == target / "run_results.json" and latest.dagster_run_id == ""
+    body = data_tests_section(settings)
+    assert "dbt build of 2024-03-31 08:00:00 UTC" in body and "Dagster run" not in body
+    assert "<b>2</b> data and unit tests: 2 pass" in body and "Every test passed" in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -15,6 +16,8 @@ from orchestration.checks import jquants_source_freshness
 from orchestration.dbt_project import DBT_PROJECT
 from orchestration.instance import WAREHOUSE_POOL
 from orchestration.partitions import DAILY_PARTITIONS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 JOBS = {
     "daily_refresh_job",
@@ -125,13 +128,56 @@ def test_lineage_runs_landing_dbt_feast_model_report(defs: dg.Definitions) -> No
     assert {key for a in INGESTION_ASSETS.values() for key in a.keys} <= upstream
 
 
+def _path(graph, start: dg.AssetKey, end: dg.AssetKey, avoid: frozenset = frozenset()) -> list[dg.AssetKey]:  # noqa: ANN001
+    """A shortest chain of parent -> child edges from `start` to `end` not through `avoid` ([] when none)."""
+    previous: dict[dg.AssetKey, dg.AssetKey | None] = {start: None}
+    queue = [start]
+    for key in queue:  # breadth first: the queue grows while it is walked
+        for child in sorted(graph.get(key).child_keys, key=str):
+            if child not in previous and child not in avoid:
+                previous[child] = key
+                queue.append(child)
+    if end not in previous:
+        return []
+    chain = [end]
+    while previous[chain[-1]] is not None:
+        chain.append(previous[chain[-1]])
+    return chain[::-1]
+
+
+def test_dagster_dev_shows_lineage_from_landing_through_dbt_to_the_model() -> None:
+    """What `dagster dev` loads (workspace.yaml's module) has a chain of edges from each landing asset of the
+    daily bars through the dbt layers (staging, intermediate, the feature mart) to feature_store, the ranker
+    and the report."""
+    import importlib
+
+    import yaml
+
+    workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
+    [location] = workspace["load_from"]
+    module = importlib.import_module(location["python_module"]["module_name"])
+    [loaded] = [v for v in vars(module).values() if isinstance(v, dg.Definitions)]
+    graph = loaded.resolve_asset_graph()
+    bars = dg.AssetKey(DATASETS["equities_bars_daily"].asset_key)
+    # not through the commit log: every landing asset feeds it, and staging reads it besides its own table
+    chain = _path(graph, bars, run_report.key, avoid=frozenset({LOAD_LOG_ASSET.key}))
+    assert chain, "no path from the landing of daily bars to the report"
+    assert chain[-4:] == [FEATURE_MART, feature_store.key, ranker_model.key, run_report.key]
+    dbt = {key for a in DBT_ASSETS for key in a.keys}
+    assert all(key in dbt for key in chain[1:-3]), chain  # landing -> dbt models only -> Feast
+    layers = [key.path[0] for key in chain[1:-3]]
+    assert layers[0] == "staging" and "intermediate" in layers and layers[-1] == "marts", chain
+    for ds in DATASETS.values():  # every landing asset reaches the model
+        assert _path(graph, dg.AssetKey(ds.asset_key), ranker_model.key), ds.name
+
+
 def test_jobs_select_what_they_say(defs: dg.Definitions) -> None:
     def keys(job: str) -> set[dg.AssetKey]:
         return set(defs.resolve_job_def(job).asset_layer.selected_asset_keys)
 
     landing = {key for a in INGESTION_ASSETS.values() for key in a.keys}
     dbt = {key for a in DBT_ASSETS for key in a.keys}
-    assert keys("daily_refresh_job") == landing | dbt | {feature_store.key}
+    assert keys("daily_refresh_job") == landing | dbt | {feature_store.key, ranker_model.key, run_report.key}
     assert keys("backfill_job") == landing | dbt
     assert keys("full_rebuild_job") == dbt
     assert keys("weekly_training_job") == {ranker_model.key, run_report.key}
@@ -146,6 +192,26 @@ def test_jobs_select_what_they_say(defs: dg.Definitions) -> None:
     assert set(quality.asset_layer.asset_graph.asset_check_keys) >= set(jquants_source_freshness.check_keys)
     for name in ("daily_refresh_job", "backfill_job", "feature_store_sync_job", "calendar_update_job"):
         assert defs.resolve_job_def(name).partitions_def == DAILY_PARTITIONS
+    assert defs.resolve_job_def("weekly_training_job").partitions_def is None
+
+
+def test_the_daily_refresh_trains_after_feast_in_each_partition_run(defs: dg.Definitions, monkeypatch) -> None:
+    """The daily job is daily-partitioned, the ranker and the report are not: Dagster runs them once in the run of
+    a partition, after feature_store (the steps' order follows the asset graph)."""
+    assert feature_store.partitions_def == DAILY_PARTITIONS
+    assert ranker_model.partitions_def is None and run_report.partitions_def is None
+    from dagster._core.execution.api import create_execution_plan  # what a run of the job executes
+
+    monkeypatch.setenv("JQUANTS_API_KEY", "unused")  # the landing steps' resource config needs it to plan
+    job = defs.resolve_job_def("daily_refresh_job")
+    plan = create_execution_plan(job, run_config={}, tags={"dagster/partition": "2024-03-29"})
+    order = [step.key for step in plan.get_steps_to_execute_in_topo_order()]
+    assert order.index("feature_store") < order.index("ranker_model") < order.index("run_report")
+    assert order.index("dbt_incremental_models") < order.index("feature_store")
+    assert {"ranker_model", "run_report"} <= set(plan.step_keys_to_execute)
+    # ranker_model takes ml.training.train's parameters as run config, defaulting to train's own
+    config = ranker_model.op.config_schema.as_field().config_type.fields
+    assert config["n_folds"].default_value == 4 and config["horizon"].default_value == 5
 
 
 def test_full_rebuild_job_is_tagged_for_full_refresh(defs: dg.Definitions) -> None:

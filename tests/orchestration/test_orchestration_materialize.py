@@ -4,21 +4,25 @@ files, then trading days through the local J-Quants v2 server, dbt as the subpro
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from warehouse_checks import Sample
 
+from gogooku.cli import run_dbt
 from gogooku.warehouse import lock_holder, open_warehouse
 from ingestion.ingest import ingest_bulk
 from ingestion.schema import DATASETS
 from orchestration.assets.dbt import dbt_incremental_models
+from orchestration.assets.ml import feature_store, ranker_model, run_report
 from orchestration.checks import FRESHNESS_CHECK
 from orchestration.partitions import range_tags
 from orchestration.refresh import backfill, refresh
 
 DAY1, DAY2 = "2024-01-04", "2024-01-05"  # the first two sessions of 2024
+SAMPLE_LAST_DAY = date(2024, 3, 29)  # the sample market's last session (tests/conftest.py SAMPLE_END), its 79th
 
 
 def land_history(sample_dir: Path, tmp_path: Path) -> None:
@@ -108,23 +112,79 @@ def test_a_range_lands_and_builds_in_one_run(defs, sample, jquants_server, gogoo
     assert len(checks) > len(freshness) >= 4
 
 
+def land_all_before(sample: Sample, day: date, tmp_path: Path) -> None:
+    """Land every sample row dated before `day` as bulk files, so a refresh of `day` lands it through the API."""
+    history = tmp_path / "history_before"
+    history.mkdir()
+    for name in DATASETS:
+        sample.rows(name, end=day - timedelta(days=1)).write_csv(history / f"{name}_history.csv")
+    with open_warehouse() as client:
+        report = ingest_bulk(client, history)
+    assert not report.errors
+
+
+def mlflow_runs(tracking_uri: str) -> list:
+    from mlflow import MlflowClient
+
+    from ml.training import EXPERIMENT
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
 @pytest.mark.skipif(dbt_incremental_models is None, reason="the project has no incremental model yet")
-def test_refresh_runs_the_daily_job_for_a_trading_day(
+def test_refresh_lands_builds_materializes_and_logs_a_training_run(
     sample, jquants_server, gogooku_home, tmp_path, monkeypatch
 ) -> None:
-    """`gogooku refresh --date D`: the whole daily job (landing, dbt, Feast) on the project's own instance."""
+    """`gogooku refresh --date D` on the sample market: the whole daily job (landing, dbt, Feast, the ranker and
+    the report) on the project's own instance, ending with one MLflow run.
+
+    The mart's history comes first from a plain dbt build of the days before D (the sample's four months): one
+    walk-forward fold is all they allow, set through the ranker's run config as `gogooku refresh` could not.
+    """
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("DAGSTER_PG_HOST", raising=False)
-    land_history(sample.dir, tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    day = SAMPLE_LAST_DAY
+    land_all_before(sample, day, tmp_path)
+    models = ["--exclude", "resource_type:test", "resource_type:unit_test"]
+    assert run_dbt(["build", *models, "--target-path", str(tmp_path / "dbt_history")]) == 0
+    assert day.isoformat() not in rows_by_day("marts.fct_daily_features")
     with pytest.raises(ValueError, match="not a TSE trading day"):
         refresh(date(2024, 1, 3))
-    assert refresh(date.fromisoformat(DAY1))
+
+    assert refresh(day, run_config={"ops": {"ranker_model": {"config": {"n_folds": 1}}}})
 
     with dg.DagsterInstance.from_config(str(gogooku_home / "dagster")) as instance:
         [run] = instance.get_runs(dg.RunsFilter(job_name="daily_refresh_job"))
-        assert run.is_success and run.tags["dagster/partition"] == DAY1
-        assert instance.get_latest_materialization_event(dg.AssetKey("feature_store")) is not None
-    assert DAY1 in rows_by_day("marts.fct_daily_features")
+        assert run.is_success and run.tags["dagster/partition"] == day.isoformat()
+        for ds in DATASETS.values():  # the day was landed by this run, through the API
+            assert instance.get_materialized_partitions(dg.AssetKey(ds.asset_key)) == {day.isoformat()}
+        assert instance.get_materialized_partitions(feature_store.key) == {day.isoformat()}
+        model = instance.get_latest_materialization_event(ranker_model.key)
+        report = instance.get_latest_materialization_event(run_report.key)
+        assert model is not None and report is not None
+        assert model.run_id == report.run_id == run.run_id
+        materialization = model.asset_materialization
+        assert materialization.partition is None  # the ranker is not partitioned: one model for the run
+    metadata = materialization.metadata
+    assert metadata["model_name"].value == "gogooku_ranker" and metadata["model_version"].value == "1"
+    assert metadata["as_of"].value == day.isoformat() and metadata["n_folds"].value == 1
+
+    # the training run is logged in MLflow under $GOGOOKU_HOME (sqlite)
+    tracking = metadata["tracking_uri"].value
+    assert tracking == f"sqlite:///{gogooku_home / 'mlflow' / 'mlflow.db'}"
+    [logged] = mlflow_runs(tracking)
+    assert logged.info.run_id == metadata["run_id"].value and logged.info.status == "FINISHED"
+    assert logged.data.params["n_folds"] == "1" and logged.data.params["as_of"] == day.isoformat()
+    assert "rank_ic_mean" in logged.data.metrics
+
+    # the mart holds the day; the report's data tests are those of this run's two dbt steps
+    assert day.isoformat() in rows_by_day("marts.fct_daily_features")
+    page = (gogooku_home / "report" / "index.html").read_text()
+    assert f"Dagster run <code>{run.run_id}</code> (2 dbt steps:" in page
+    assert logged.info.run_id in page
     assert lock_holder(gogooku_home / "clickhouse") is None
 
 
