@@ -1,8 +1,5 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['code', 'date'],
         engine='MergeTree()',
         order_by='(code, date)',
         partition_by='toYear(date)',
@@ -14,9 +11,8 @@
 -- last session before it on a day without trades), the day's sector and market section, and the session values
 -- the cross-sectional features of fct_daily_features rank. A narrow table on purpose: ranking these few columns
 -- per date sorts little, where ranking inside the wide feature query sorted every indicator column.
--- Incremental on the same window as fct_daily_features (see the feature_window macro).
-
-{%- set window = feature_window() %}
+-- A whole-history table (narrow, so cheap to rebuild): fct_daily_features reads whatever window it rebuilds from
+-- it, even when that model alone is refreshed.
 
 with
 
@@ -25,7 +21,6 @@ spine as (
         code,
         date
     from {{ ref('fct_daily_prices_adjusted') }}
-    where date >= {{ window.min }} and date < {{ window.max }}
 ),
 
 sessions as (
