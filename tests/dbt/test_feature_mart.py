@@ -256,9 +256,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
     # unit tests check the SQL on fixed rows (tests/dbt/test_unit_tests.py runs them): no need in every build here
     select = ["--select", "+fct_daily_features", "--exclude-resource-type", "unit_test"]
-    window = json.dumps(
-        {"min_date": (CUTOFF + timedelta(days=1)).isoformat(), "max_date": (MIDPOINT + timedelta(days=1)).isoformat()}
-    )
+    # int_sessions_indicators filled in several buckets of codes, as at full-market scale (one bucket here otherwise)
+    buckets = {"indicator_rows_per_bucket": 2000}
+    window = {"min_date": str(CUTOFF + timedelta(days=1)), "max_date": str(MIDPOINT + timedelta(days=1))}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GOGOOKU_HOME", str(root / "gogooku_home"))
         mp.setenv("GOGOOKU_TARGET", "embedded")
@@ -267,15 +267,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         mp.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
         _land(slices[0])
-        _dbt("build", *select)
+        _dbt("build", *select, "--vars", json.dumps(buckets))
         first = _features()
 
         _land(slices[1])
-        _dbt("build", *select, "--vars", window)
+        _dbt("build", *select, "--vars", json.dumps({**buckets, **window}))
         windowed = _features()
 
         _land(slices[2])
-        _dbt("build", *select)
+        _dbt("build", *select, "--vars", json.dumps(buckets))
         incremental = _features()
 
         _dbt("build", "--select", "fct_daily_features", "--full-refresh")

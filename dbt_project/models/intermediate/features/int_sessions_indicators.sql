@@ -3,6 +3,11 @@
         engine='MergeTree()',
         order_by='(code, date)',
         partition_by='toYear(date)',
+        insert_buckets={
+            'by': 'cityHash64(code)',
+            'rows_of': 'int_sessions_point_in_time',
+            'rows_per_bucket': var('indicator_rows_per_bucket'),
+        },
     )
 }}
 
@@ -11,6 +16,8 @@
 -- factor_to_date and volume-level ones divided by it, which expresses them in the units of the session's own
 -- date: nothing here changes when later data, a later split included, is landed.
 -- A window function cannot take another as argument, so multi-stage indicators run over successive CTEs.
+-- The table is filled in buckets of codes (macros/adapter/create_table_as.sql): the peak memory of the window
+-- stages grows with the rows of one INSERT.
 
 with
 
