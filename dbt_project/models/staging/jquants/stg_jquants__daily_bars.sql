@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='table',
+        engine='MergeTree()',
+        order_by='(code, date)',
+        partition_by='toYear(date)',
+    )
+}}
+
+-- A table, unlike the other staging models: the largest source (one row per code and day), de-duplicated by a
+-- sort of every landed row. As a view, that sort ran again for each model and data test reading it.
+
 with
 
 latest as (
