@@ -25,7 +25,7 @@ days as (
 ),
 
 -- The wide session rows stream through joins whose build sides (the right, hashed in memory) are narrow: the days
--- here, the cross-sectional features below. No sort and no hash table holds the ~90 indicator columns of the whole
+-- here, the cross-sectional features below. No sort and no hash table holds the ~80 indicator columns of the whole
 -- history, hence a RIGHT JOIN. An incremental run reads only the sessions its days point to.
 indicators as (
     select
