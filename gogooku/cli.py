@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from gogooku.settings import DBT_PROJECT_DIR, ConfigError, load_settings
+from gogooku.settings import DBT_PROJECT_DIR, DBT_SKIP_UNIT_TESTS, ConfigError, load_settings
 
 log = logging.getLogger("gogooku")
 
@@ -185,7 +185,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if report.errors:
         raise RuntimeError(f"ingest failed: {report.errors[0]}")
     step(3, "dbt build: staging, calendar, adjustment, features, data tests")
-    if run_dbt(["build", "--exclude-resource-type", "unit_test"]) != 0:  # unit tests: `make test` runs them
+    if run_dbt(["build", *DBT_SKIP_UNIT_TESTS]) != 0:
         raise RuntimeError("dbt build failed (see above); the marts keep their last good data")
     # --no-compile: compiling would replace the build's target/run_results.json (the report's data tests)
     run_dbt(["docs", "generate", "--quiet", "--no-compile"])

@@ -9,6 +9,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 TARGETS = ("embedded", "server")
+# dbt arguments of every production build (Dagster, the demo, the benchmark): dbt unit tests check the SQL on
+# fixed rows, not the data, so `make test` runs them (tests/dbt/test_unit_tests.py) and a refresh need not.
+DBT_SKIP_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 
 
 class ConfigError(ValueError):
@@ -28,6 +31,11 @@ class Settings:
     @property
     def chdb_path(self) -> Path:
         return self.home / "clickhouse"
+
+    @property
+    def dbt_runs_dir(self) -> Path:
+        """Where Dagster's dbt steps keep their artifacts, one directory per dbt invocation."""
+        return self.home / "dbt" / "runs"
 
 
 def gogooku_home() -> Path:

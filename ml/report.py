@@ -127,12 +127,6 @@ def run_results_path() -> Path:
     return (target if target.is_absolute() else DBT_PROJECT_DIR / target) / "run_results.json"
 
 
-def dagster_dbt_runs_dir(settings: Settings) -> Path:
-    """Where the dbt steps of Dagster runs keep their artifacts, one directory per dbt invocation
-    (`orchestration.assets.dbt.dbt_target_path`)."""
-    return settings.home / "dbt" / "runs"
-
-
 # Commands whose run_results.json holds built nodes and test results; `compile` and `docs generate` (which
 # compiles) write one too, of compiled nodes only, and must not hide the build before them.
 BUILD_COMMANDS = frozenset({"build", "test", "run", "seed", "snapshot", "retry"})
@@ -182,7 +176,7 @@ def latest_run_results(settings: Settings) -> list[DbtRunResults]:
     runs two, the whole-history models and the incremental ones); else that one file. Empty when dbt never ran.
     """
     paths = [run_results_path()]
-    runs = dagster_dbt_runs_dir(settings)
+    runs = settings.dbt_runs_dir
     if runs.is_dir():
         paths += sorted(runs.glob("*/run_results.json"))
     found = [r for r in map(read_run_results, paths) if r is not None]
@@ -217,7 +211,7 @@ def data_tests_section(settings: Settings) -> str:
     runs = latest_run_results(settings)
     if not runs:
         return _note(
-            f"No dbt run results at {run_results_path()} or under {dagster_dbt_runs_dir(settings)}: run "
+            f"No dbt run results at {run_results_path()} or under {settings.dbt_runs_dir}: run "
             "`gogooku build` (dbt build) or `gogooku refresh` to test the data."
         )
     results = [r for run in runs for r in run.results]

@@ -25,15 +25,12 @@ from pushgateway_stub import PushgatewayStub
 from warehouse_checks import RawWarehouse, iso_date
 
 from gogooku.cli import main
-from gogooku.settings import REPO_ROOT
+from gogooku.settings import DBT_SKIP_UNIT_TESTS, REPO_ROOT
 from gogooku.warehouse import open_warehouse
 from ingestion.ingest import ingest_bulk
 from ingestion.schema import DATASETS, LOAD_LOG
 
 BARS = DATASETS["equities_bars_daily"]
-
-
-NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 
 
 def gogooku(*args: str) -> list[str]:
@@ -236,7 +233,7 @@ def test_a_failing_data_test_fails_the_build_visibly_and_the_marts_keep_the_last
             PUSHGATEWAY_URL=gw.url,
         )
         # unit tests check SQL on fixed rows (tests/dbt/test_unit_tests.py): not what this test is about
-        good = run(gogooku("build", *NO_UNIT_TESTS), env, timeout=300)
+        good = run(gogooku("build", *DBT_SKIP_UNIT_TESTS), env, timeout=300)
         assert good.returncode == 0, good.stdout[-4000:]
         before = marts_state(raw)
         assert before["fct_daily_prices_adjusted"][0] == sample.counts["equities_bars_daily"]
@@ -255,7 +252,7 @@ def test_a_failing_data_test_fails_the_build_visibly_and_the_marts_keep_the_last
             report = ingest_bulk(client, bad_dir)
         assert not report.errors and report.rows == {"equities_bars_daily": 1}
 
-        failed = run(gogooku("build", *NO_UNIT_TESTS), env, timeout=300)
+        failed = run(gogooku("build", *DBT_SKIP_UNIT_TESTS), env, timeout=300)
     assert failed.returncode != 0
     fail_lines = [line for line in failed.stdout.splitlines() if "FAIL" in line and "accepted_range" in line]
     assert any("adj_factor" in line for line in fail_lines), failed.stdout[-4000:]

@@ -22,7 +22,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, BackfillP
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from gogooku.settings import load_settings
+from gogooku.settings import DBT_SKIP_UNIT_TESTS, load_settings
 from orchestration.dbt_project import DBT_PROJECT, load_manifest
 from orchestration.instance import WAREHOUSE_POOL
 from orchestration.partitions import DAILY_PARTITIONS, dbt_window_vars
@@ -64,9 +64,6 @@ def full_refresh(context: AssetExecutionContext, config: DbtBuildConfig) -> bool
     return config.full_refresh or context.run.tags.get(FULL_REFRESH_TAG) == "true"
 
 
-# dbt unit tests check the SQL on fixed rows, not the day's data: CI runs them (`make test`), a refresh need not.
-SKIP_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-
 # dbt copies `DBT_ENV_CUSTOM_ENV_<NAME>` variables into its artifacts' `metadata.env` as `<NAME>`: the Dagster run
 # a run_results.json belongs to (ml.report groups the dbt steps of one run by it).
 RUN_ID_ENV = "DBT_ENV_CUSTOM_ENV_DAGSTER_RUN_ID"
@@ -97,14 +94,14 @@ def dbt_environment(run_id: str | None = None) -> Iterator[None]:
 def dbt_target_path(step: str) -> Path:
     """A fresh dbt target directory (artifacts and logs) for one invocation, under `$GOGOOKU_HOME/dbt/runs`:
     with the rest of the state, not in the repository's dbt_project/target where every run would leave one."""
-    return load_settings().home / "dbt" / "runs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{step}-{uuid.uuid4().hex[:8]}"
+    return load_settings().dbt_runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{step}-{uuid.uuid4().hex[:8]}"
 
 
 def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]) -> Iterator[Any]:
     with dbt_environment(context.run.run_id):
         # starts the dbt subprocess with this environment
         invocation = dbt.cli(
-            ["build", *args, *SKIP_UNIT_TESTS], context=context, target_path=dbt_target_path(context.op.name)
+            ["build", *args, *DBT_SKIP_UNIT_TESTS], context=context, target_path=dbt_target_path(context.op.name)
         )
     yield from invocation.stream()
 

@@ -34,7 +34,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gogooku.cli import dbt_env
-from gogooku.settings import DBT_PROJECT_DIR
+from gogooku.settings import DBT_PROJECT_DIR, DBT_SKIP_UNIT_TESTS
 from gogooku.warehouse import open_warehouse
 from ingestion.ingest import bulk_files, dataset_of_file, ingest_bulk
 from ingestion.sample import trading_days, write_sample_market
@@ -255,7 +255,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     slices = _write_slices(frames, root)
 
     # unit tests check the SQL on fixed rows (tests/dbt/test_unit_tests.py runs them): no need in every build here
-    select = ["--select", "+fct_daily_features", "--exclude-resource-type", "unit_test"]
+    select = ["--select", "+fct_daily_features", *DBT_SKIP_UNIT_TESTS]
     # int_sessions_indicators filled in several buckets of codes, as at full-market scale (one bucket here otherwise)
     buckets = {"indicator_rows_per_bucket": 2000}
     window = {"min_date": str(CUTOFF + timedelta(days=1)), "max_date": str(MIDPOINT + timedelta(days=1))}
