@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
+from talib_oracle import talib_indicators
 
 from gogooku.cli import dbt_env
 from gogooku.settings import DBT_PROJECT_DIR, DBT_SKIP_UNIT_TESTS
@@ -343,34 +344,12 @@ def _expected(sessions: pl.DataFrame) -> dict[str, tuple[np.ndarray, float]]:
     """{feature: (reference values on the series adjusted as of the code's last date, natural scale)}."""
     h, lo, c, v = (sessions[col].to_numpy().astype(float) for col in ("adj_high", "adj_low", "adj_close", "adj_volume"))
     tret_1d = sessions["topix_ret_1d"].to_numpy().astype(float)
-    price, pct, ret, one = float(np.median(c)), 100.0, 0.01, 1.0
-    exp: dict[str, tuple[np.ndarray, float]] = {}
-    for n in (5, 10, 20, 60, 120):
-        exp[f"sma_{n}"] = (talib.SMA(c, n), price)
-    for n in (5, 10, 20, 60, 200):
-        exp[f"ema_{n}"] = (talib.EMA(c, n), price)
-    macd, signal, hist = talib.MACD(c, 12, 26, 9)
-    exp |= {"macd": (macd, price), "macd_signal": (signal, price), "macd_hist": (hist, price)}
-    exp["rsi_2"] = (talib.RSI(c, 2), pct)
-    exp["rsi_14"] = (talib.RSI(c, 14), pct)
-    upper, middle, lower = talib.BBANDS(c, 20, 2, 2, 0)
-    exp |= {"bb_upper_20": (upper, price), "bb_middle_20": (middle, price), "bb_lower_20": (lower, price)}
+    price, ret, one = float(np.median(c)), 0.01, 1.0
+    exp = talib_indicators(h, lo, c, v)
     with np.errstate(invalid="ignore", divide="ignore"):
+        upper, lower = exp["bb_upper_20"][0], exp["bb_lower_20"][0]
         width = np.where(upper - lower == 0, np.nan, upper - lower)
         exp["bb_pct_b_20"] = ((c - lower) / width, one)
-    exp["atr_14"] = (talib.ATR(h, lo, c, 14), price)
-    exp["natr_14"] = (talib.NATR(h, lo, c, 14), pct)
-    exp["adx_14"] = (talib.ADX(h, lo, c, 14), pct)
-    exp["plus_di_14"] = (talib.PLUS_DI(h, lo, c, 14), pct)
-    exp["minus_di_14"] = (talib.MINUS_DI(h, lo, c, 14), pct)
-    slowk, slowd = talib.STOCH(h, lo, c, 14, 3, 0, 3, 0)
-    exp |= {"stoch_k": (slowk, pct), "stoch_d": (slowd, pct)}
-    exp["willr_14"] = (talib.WILLR(h, lo, c, 14), pct)
-    exp["cci_20"] = (talib.CCI(h, lo, c, 20), pct)
-    exp["mfi_14"] = (talib.MFI(h, lo, c, v, 14), pct)
-    exp["roc_10"] = (talib.ROC(c, 10), pct)
-    exp["mom_10"] = (talib.MOM(c, 10), price)
-    exp["obv"] = (talib.OBV(c, v), float(np.sum(v)))
 
     # return statistics per the contract, numpy two-pass
     r1 = _lagged_ratio(c, 1)

@@ -26,6 +26,7 @@ import clickhouse_connect
 import numpy as np
 import polars as pl
 import pytest
+from talib_oracle import talib_indicators
 
 talib = pytest.importorskip("talib")
 
@@ -267,34 +268,11 @@ def _expected(bars: pl.DataFrame) -> dict[str, tuple[np.ndarray, float]]:
     h, lo, c, v = o["high"], o["low"], o["close"], o["volume"]
     price = float(np.median(c))
     pct = 100.0
-    exp: dict[str, tuple[np.ndarray, float]] = {}
-    for n in (5, 10, 20, 60, 120):
-        exp[f"sma_{n}"] = (talib.SMA(c, n), price)
-    for n in (5, 10, 20, 60, 200):
-        exp[f"ema_{n}"] = (talib.EMA(c, n), price)
-    macd, signal, hist = talib.MACD(c, 12, 26, 9)
-    exp |= {"macd": (macd, price), "macd_signal": (signal, price), "macd_hist": (hist, price)}
-    exp["rsi_2"] = (talib.RSI(c, 2), pct)
-    exp["rsi_14"] = (talib.RSI(c, 14), pct)
-    upper, middle, lower = talib.BBANDS(c, 20, 2, 2, 0)
-    exp |= {"bb_upper_20": (upper, price), "bb_middle_20": (middle, price), "bb_lower_20": (lower, price)}
+    exp = talib_indicators(h, lo, c, v)
     exp["stddev_20"] = (talib.STDDEV(c, 20, 1), price)
     exp["stddev_20_moments"] = exp["stddev_20"]
-    exp["atr_14"] = (talib.ATR(h, lo, c, 14), price)
-    exp["natr_14"] = (talib.NATR(h, lo, c, 14), pct)
-    exp["plus_di_14"] = (talib.PLUS_DI(h, lo, c, 14), pct)
-    exp["minus_di_14"] = (talib.MINUS_DI(h, lo, c, 14), pct)
     exp["dx_14"] = (talib.DX(h, lo, c, 14), pct)
-    exp["adx_14"] = (talib.ADX(h, lo, c, 14), pct)
-    slowk, slowd = talib.STOCH(h, lo, c, 14, 3, 0, 3, 0)
-    exp |= {"stoch_k": (slowk, pct), "stoch_d": (slowd, pct)}
     exp["stoch_fastk"] = (talib.STOCHF(h, lo, c, 14, 1, 0)[0], pct)
-    exp["willr_14"] = (talib.WILLR(h, lo, c, 14), pct)
-    exp["cci_20"] = (talib.CCI(h, lo, c, 20), pct)
-    exp["mfi_14"] = (talib.MFI(h, lo, c, v, 14), pct)
-    exp["roc_10"] = (talib.ROC(c, 10), pct)
-    exp["mom_10"] = (talib.MOM(c, 10), price)
-    exp["obv"] = (talib.OBV(c, v), float(np.sum(v)))
     exp["max_high_20"] = (talib.MAX(h, 20), price)
     exp["min_low_20"] = (talib.MIN(lo, 20), price)
     exp["donchian_middle_20"] = ((talib.MAX(h, 20) + talib.MIN(lo, 20)) / 2, price)
